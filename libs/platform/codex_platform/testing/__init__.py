@@ -1,0 +1,1 @@
+"""Pytest plugin of the Codex platform: service fixtures (filled in shortly)."""
