@@ -1,0 +1,37 @@
+"""The HTTP layer every Codex service shares: app factory, problem details, request ids, JWT auth."""
+
+from codex_platform.http.app import DEFAULT_MAX_BODY_BYTES, create_app
+from codex_platform.http.auth import (
+    BEARER_SECURITY,
+    authenticate,
+    require_role,
+    require_roles,
+    requires_auth,
+)
+from codex_platform.http.health import ReadinessCheck
+from codex_platform.http.jwks import JwksUnavailable
+from codex_platform.http.jwt_verifier import JwtVerifier, Principal, TokenRejected
+from codex_platform.http.observe import SENSITIVE_PATH_OPT
+from codex_platform.http.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemDetails
+from codex_platform.http.request_id import REQUEST_ID_HEADER, request_id_of
+
+__all__ = [
+    "BEARER_SECURITY",
+    "DEFAULT_MAX_BODY_BYTES",
+    "PROBLEM_MEDIA_TYPE",
+    "REQUEST_ID_HEADER",
+    "SENSITIVE_PATH_OPT",
+    "JwksUnavailable",
+    "JwtVerifier",
+    "Principal",
+    "Problem",
+    "ProblemDetails",
+    "ReadinessCheck",
+    "TokenRejected",
+    "authenticate",
+    "create_app",
+    "request_id_of",
+    "require_role",
+    "require_roles",
+    "requires_auth",
+]
