@@ -1,22 +1,33 @@
 """Versioned contracts of the Codex suite: events on the bus and the GPU job. Depends on msgspec alone."""
 
+import contextlib
+import importlib
+
 from codex_contracts import events
 from codex_contracts.base import (
     Contract,
     Event,
     UnknownContractType,
     contract,
-    events as event_types,
     lookup,
     registry,
 )
+from codex_contracts.base import (
+    events as event_types,
+)
 from codex_contracts.envelope import Envelope, decode_envelope, encode_envelope, new_envelope
+from codex_contracts.schema import all_contracts
+
+# Until codex_contracts.transcode lands; then a plain import and an entry in schema.CONTRACT_MODULES.
+with contextlib.suppress(ModuleNotFoundError):
+    importlib.import_module("codex_contracts.transcode")
 
 __all__ = [
     "Contract",
     "Envelope",
     "Event",
     "UnknownContractType",
+    "all_contracts",
     "contract",
     "decode_envelope",
     "encode_envelope",
