@@ -4,7 +4,6 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
-
 from codex_contracts.compat import Incompatibility, compare
 
 TYPE = "media.asset.ready.v9"
@@ -68,7 +67,7 @@ class Reshuffled(msgspec.Struct, kw_only=True):
     note: str = ""
     quality: Literal["hd", "sd"]
     duration_s: float
-    thumbnail_key: None | str
+    thumbnail_key: None | str  # noqa: RUF036  (union order is what this case changes)
     renditions: list[Variant]
     asset_id: str
 
