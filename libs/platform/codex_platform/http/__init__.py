@@ -3,6 +3,7 @@
 from codex_platform.http.app import DEFAULT_MAX_BODY_BYTES, create_app
 from codex_platform.http.auth import (
     BEARER_SECURITY,
+    CurrentPrincipal,
     authenticate,
     require_role,
     require_roles,
@@ -21,6 +22,7 @@ __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "REQUEST_ID_HEADER",
     "SENSITIVE_PATH_OPT",
+    "CurrentPrincipal",
     "JwksUnavailable",
     "JwtVerifier",
     "Principal",

@@ -1,19 +1,19 @@
 """Bearer-token authentication for Litestar routes: opt-in guards and a ``principal`` dependency.
 
 A route is protected when it has a guard (``guards=[requires_auth]`` or ``[require_role("admin")]``,
-on the handler, its controller or its router) or when it declares ``principal: Principal``: the
+on the handler, its controller or its router) or when it declares ``principal: CurrentPrincipal``: the
 dependency verifies the token itself, so a handler that needs a caller can never run without one.
 Routes without either stay public (health probes, login, webhooks authenticated otherwise).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import structlog
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
@@ -26,6 +26,9 @@ JWT_VERIFIER_STATE_KEY = "codex_jwt_verifier"
 # security=BEARER_SECURITY so the docs show the lock.
 BEARER_SCHEME_NAME = "bearerAuth"
 BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME_NAME: []}]
+
+CurrentPrincipal: TypeAlias = NamedDependency[Principal]
+"""Annotate a handler parameter ``principal: CurrentPrincipal`` to receive the verified caller."""
 
 _log = structlog.get_logger("codex.http.auth")
 
@@ -107,7 +110,7 @@ def require_role(role: str) -> Guard:
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    """Dependency behind ``principal: Principal`` in a handler's signature."""
+    """Dependency behind ``principal: CurrentPrincipal`` in a handler's signature."""
     return await authenticate(request)
 
 
