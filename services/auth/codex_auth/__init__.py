@@ -1,0 +1,1 @@
+"""The auth service: accounts, sessions, EdDSA access tokens and their JWKS, roles."""

@@ -1,0 +1,169 @@
+"""Accounts and sessions, and the rules they obey. No I/O and no framework here.
+
+Everything a user types is normalised once, here, so that one address or password is the same
+value wherever it is compared: NFKC first (the full-width and the plain "A" are one letter to a reader,
+so they must be one to us), then the checks.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, get_args
+
+Role = Literal["customer", "creator", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+DEFAULT_ROLE: Role = "customer"
+
+TokenPurpose = Literal["verify_email", "reset_password"]
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+DISPLAY_NAME_MAX = 80
+EMAIL_MAX = 254  # RFC 5321's limit on a forward path, less the angle brackets
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; the message is safe to show to the user."""
+
+
+class InvalidInput(DomainError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def normalise_email(raw: str) -> str:
+    """The one spelling of an address: NFKC, trimmed, lower case, its domain in IDNA (punycode)."""
+    text = unicodedata.normalize("NFKC", raw).strip().lower()
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain or len(local) > 64:
+        raise InvalidInput("email", "Enter an email address such as name@example.com")
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in text):
+        raise InvalidInput("email", "An email address cannot contain spaces or control characters")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidInput("email", "The domain of this email address is not valid") from None
+    if "." not in domain.strip(".") or domain.startswith(".") or ".." in domain or "@" in local:
+        raise InvalidInput("email", "The domain of this email address is not valid")
+    email = f"{local}@{domain}"
+    if len(email) > EMAIL_MAX:
+        raise InvalidInput("email", f"An email address has at most {EMAIL_MAX} characters")
+    return email
+
+
+def normalise_password(raw: str) -> str:
+    """NFKC, so a password typed on another keyboard or OS still matches; then 8-128 characters.
+
+    No trimming and no composition rules: NIST SP 800-63B asks for length, not for character classes.
+    """
+    password = unicodedata.normalize("NFKC", raw)
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise InvalidInput("password", f"A password has {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+    return password
+
+
+def normalise_display_name(raw: str) -> str:
+    name = " ".join(unicodedata.normalize("NFKC", raw).split())
+    if not 1 <= len(name) <= DISPLAY_NAME_MAX:
+        raise InvalidInput("display_name", f"A display name has 1 to {DISPLAY_NAME_MAX} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise InvalidInput("display_name", "A display name cannot contain control characters")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Role
+    password_hash: str
+    email_verified_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """Sessions live `lifetime` from their last extension; one used after `extend_after` is extended.
+
+    Extending at most once per `extend_after` keeps the session table from being written on every
+    request while a session in daily use never expires.
+    """
+
+    lifetime: timedelta = timedelta(days=7)
+    extend_after: timedelta = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    created_at: datetime
+    extended_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    user_agent: str | None
+    ip: str | None
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+    def needs_extension(self, now: datetime, policy: SessionPolicy) -> bool:
+        return now - self.extended_at >= policy.extend_after
+
+
+def session_expiry(now: datetime, policy: SessionPolicy) -> datetime:
+    return now + policy.lifetime
+
+
+def may_change_role(actor_role: Role, actor_id: uuid.UUID, target_id: uuid.UUID) -> bool:
+    """Only admins change roles, and never their own: the last admin cannot lock everyone out."""
+    return actor_role == "admin" and actor_id != target_id
+
+
+# What a handler may refuse with; http.py maps each to one status code.
+class InvalidCredentials(DomainError):
+    """Wrong password and unknown email are this one error, so that neither reveals an account."""
+
+    def __init__(self) -> None:
+        super().__init__("The email address or password is incorrect")
+
+
+class RateLimited(DomainError):
+    def __init__(self, retry_after_s: int, message: str = "Too many attempts; try again later") -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class AccountLocked(RateLimited):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(retry_after_s, "Too many failed logins for this account; try again later")
+
+
+class InvalidToken(DomainError):
+    """Unknown, expired and already used tokens look the same from outside."""
+
+    def __init__(self) -> None:
+        super().__init__("This link is invalid or has expired; request a new one")
+
+
+class NotAuthenticated(DomainError):
+    def __init__(self, message: str = "Sign in to continue") -> None:
+        super().__init__(message)
+
+
+class NotPermitted(DomainError):
+    pass
+
+
+class NotFound(DomainError):
+    pass
+
+
+class WrongPassword(DomainError):
+    def __init__(self) -> None:
+        super().__init__("The current password is incorrect")
