@@ -121,6 +121,7 @@ class Storage:
         """Close the clients."""
         if self._stack is not None:
             stack, self._stack = self._stack, None
+            self._client = self._presigner = None
             await stack.aclose()
 
     async def __aenter__(self) -> Self:
@@ -140,7 +141,8 @@ class Storage:
         return self._client
 
     async def _presign(self, method: str, params: dict[str, Any], expires_in: int) -> str:
-        self.client  # noqa: B018 - raises when not open
+        if self._presigner is None:
+            raise RuntimeError("Storage is not open: use `async with storage:` or `await storage.open()`")
         url: str = await self._presigner.generate_presigned_url(
             ClientMethod=method, Params={"Bucket": self.bucket, **params}, ExpiresIn=expires_in
         )
