@@ -84,7 +84,8 @@ def build_app(**overrides: Any) -> Litestar:
         "request_max_body_size": 1024,
     }
     options.update(overrides)
-    return create_app(**options)
+    app: Litestar = create_app(**options)
+    return app
 
 
 @pytest.fixture
@@ -196,7 +197,7 @@ async def test_sane_request_id_is_echoed_and_visible_to_handlers(client: AsyncTe
 
 @pytest.mark.parametrize("supplied", ["x" * 129, "has space", 'quote"d', "back\\slash", "é"])
 async def test_insane_request_id_is_replaced(client: AsyncTestClient[Litestar], supplied: str) -> None:
-    response = await client.get("/request-id", headers={"x-request-id": supplied.encode()})
+    response = await client.get("/request-id", headers=[(b"x-request-id", supplied.encode())])
     generated = response.headers["x-request-id"]
     assert generated != supplied
     assert len(generated) == 32

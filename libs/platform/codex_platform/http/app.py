@@ -9,12 +9,17 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import PluginProtocol
-from litestar.types import ControllerRouterHandler, ExceptionHandlersMap, LifespanHook, Middleware
+from litestar.types import (
+    ControllerRouterHandler,
+    Dependencies,
+    ExceptionHandlersMap,
+    LifespanHook,
+    Middleware,
+)
 from prometheus_client import CollectorRegistry
 
 from codex_platform.http.auth import BEARER_SCHEME_NAME, JWT_VERIFIER_STATE_KEY, principal_dependency
@@ -44,7 +49,7 @@ def create_app(
     on_startup: Sequence[LifespanHook] = (),
     on_shutdown: Sequence[LifespanHook] = (),
     lifespan: Sequence[Lifespan] = (),
-    dependencies: Mapping[str, Provide] | None = None,
+    dependencies: Dependencies | None = None,
     middleware: Sequence[Middleware] = (),
     plugins: Sequence[PluginProtocol] = (),
     exception_handlers: ExceptionHandlersMap | None = None,

@@ -82,6 +82,8 @@ class RequestObservationMiddleware:
             await _send_bare_500(send_with_request_id, request_id)
         finally:
             structlog.contextvars.reset_contextvars(**tokens)
+            # codex_platform.http.auth binds the caller's user_id once the token is verified.
+            structlog.contextvars.unbind_contextvars("user_id")
 
     def _record(self, scope: Scope, status: int, started: float) -> None:
         duration_s = time.perf_counter() - started
