@@ -1,0 +1,1 @@
+"""Local RunPod-compatible serverless endpoint (development and tests; state in memory)."""

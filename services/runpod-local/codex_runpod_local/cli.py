@@ -1,0 +1,78 @@
+"""`python -m codex_runpod_local.cli serve` runs the endpoint (and its workers);
+`worker-env` prints the environment that points an externally started worker (compose) at it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import socket
+import sys
+
+from codex_runpod_local.settings import Settings
+from codex_runpod_local.workers import worker_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="codex-runpod-local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the endpoint and start its workers")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="worker processes to start (default: settings)")
+    env = commands.add_parser("worker-env", help="print the env of a worker that polls this endpoint")
+    env.add_argument("--worker-id", default="local-worker-1")
+    env.add_argument("--endpoint", help="endpoint id (default: the served one)")
+    env.add_argument("--public-url", help="the URL the worker reaches this server at")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    if args.command == "worker-env":
+        if args.public_url:
+            settings = settings.with_overrides(public_url=args.public_url)
+        for name, value in worker_env(settings, args.worker_id, args.endpoint).items():
+            print(f"{name}={shlex.quote(value)}")
+        return 0
+
+    overrides = {
+        k: v
+        for k, v in {"host": args.host, "port": args.port, "workers": args.workers}.items()
+        if v is not None
+    }
+    settings = settings.with_overrides(**overrides)
+    return serve_forever(settings)
+
+
+def serve_forever(settings: Settings) -> int:
+    import uvicorn
+
+    from codex_runpod_local.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout
+    )
+    app = create_app(settings)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # Stop the workers while the port still answers: the SDK's loop retries a refused
+            # connection at once, without pause, so it must be gone before the socket closes.
+            app.state.pool.signal_stop()
+            app.state.endpoints.close()
+            await app.state.pool.stop()
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=max(1, int(settings.worker_poll_wait_s) + 1),
+    )
+    Server(config).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

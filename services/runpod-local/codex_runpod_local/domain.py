@@ -1,0 +1,291 @@
+"""Jobs of a RunPod serverless endpoint: their states, the queue, and the rules between them.
+
+Pure: no I/O, no clock (every call takes ``now``, in seconds of a monotonic clock). The runtime calls
+these methods, then does what the returned transitions ask (webhooks, stop signals, wake-ups).
+
+States as the cloud has them (https://docs.runpod.io/serverless/endpoints/job-states)::
+
+    IN_QUEUE ── taken by a worker ──► IN_PROGRESS ──► COMPLETED | FAILED
+       │                                 │  executionTimeout ──► TIMED_OUT
+       │ ttl in the queue ──► TIMED_OUT  └─ cancel ──► CANCELLED
+       └─ cancel ──► CANCELLED,  purge-queue ──► gone
+    FAILED | TIMED_OUT ── retry ──► IN_QUEUE (output and error cleared)
+
+A terminal job is kept for the retention period (30 min for /run, 1 min for /runsync), then forgotten.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from codex_runpod_local.faults import NO_FAULTS, Faults
+
+
+class JobStatus(StrEnum):
+    IN_QUEUE = "IN_QUEUE"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS)
+
+
+RETRYABLE = (JobStatus.FAILED, JobStatus.TIMED_OUT)
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+class JobNotRetryable(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Policy:
+    execution_timeout_ms: int
+    ttl_ms: int
+    low_priority: bool = False
+
+
+_NO_OUTPUT = object()
+
+
+@dataclass
+class Job:
+    id: str
+    endpoint_id: str
+    input: Any
+    policy: Policy
+    submitted_at: float
+    webhook: str | None = None
+    sync: bool = False
+    faults: Faults = NO_FAULTS
+    status: JobStatus = JobStatus.IN_QUEUE
+    queued_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    worker_id: str | None = None
+    output: Any = _NO_OUTPUT
+    error: str | None = None
+    retries: int = 0
+    stream: list[Any] = field(default_factory=list)
+    forget_at: float | None = None
+
+    @property
+    def has_output(self) -> bool:
+        return self.output is not _NO_OUTPUT
+
+    def status_body(self, now: float) -> dict[str, Any]:
+        """What GET /status/{id} answers (and, with the input, what the webhook carries)."""
+        body: dict[str, Any] = {"id": self.id, "status": self.status.value}
+        if self.started_at is not None:
+            body["delayTime"] = _ms(self.started_at - self.queued_at)
+            body["executionTime"] = _ms((self.finished_at or now) - self.started_at)
+        elif self.finished_at is not None:
+            body["delayTime"] = _ms(self.finished_at - self.queued_at)
+        if self.worker_id is not None:
+            body["workerId"] = self.worker_id
+        if self.has_output:
+            body["output"] = self.output
+        if self.error is not None:
+            body["error"] = self.error
+        return body
+
+    def webhook_body(self, now: float) -> dict[str, Any]:
+        return {**self.status_body(now), "input": self.input}
+
+    def worker_payload(self) -> dict[str, Any]:
+        """What job-take hands the SDK's worker loop (it requires `id` and `input`)."""
+        return {"id": self.id, "input": self.input}
+
+
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+def new_job_id(sync: bool) -> str:
+    # Cloud ids read `<uuid>-<region>`, synchronous ones `sync-<uuid>-<region>`.
+    return f"{'sync-' if sync else ''}{uuid.uuid4()}-u1"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A job reached a terminal state; the runtime sends its webhook and stops its worker."""
+
+    job: Job
+    stop_worker: str | None = None  # the worker still running it, told to stop
+
+
+@dataclass
+class JobBook:
+    """The jobs of one endpoint."""
+
+    endpoint_id: str
+    retention_s: float
+    sync_retention_s: float
+    jobs: dict[str, Job] = field(default_factory=dict)
+    queue: deque[str] = field(default_factory=deque)
+    stop_signals: dict[str, list[str]] = field(default_factory=dict)
+    retried: int = 0
+
+    # ---- clients ----
+    def submit(self, job: Job) -> Job:
+        job.queued_at = job.submitted_at
+        self.jobs[job.id] = job
+        self.queue.append(job.id)
+        return job
+
+    def get(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        return job
+
+    def cancel(self, job_id: str, now: float) -> Transition | None:
+        job = self.get(job_id)
+        if job.status.terminal:
+            return None
+        return self._end(job, JobStatus.CANCELLED, now)
+
+    def retry(self, job_id: str, now: float) -> Job:
+        job = self.get(job_id)
+        if job.status not in RETRYABLE:
+            raise JobNotRetryable(f"job {job_id} is {job.status.value}; only FAILED or TIMED_OUT jobs retry")
+        # "When a job is retried, the previous output is removed."
+        job.status = JobStatus.IN_QUEUE
+        job.queued_at = now
+        job.started_at = job.finished_at = job.worker_id = job.error = job.forget_at = None
+        job.output = _NO_OUTPUT
+        job.stream.clear()
+        job.retries += 1
+        self.retried += 1
+        self.queue.append(job.id)
+        return job
+
+    def purge_queue(self) -> int:
+        removed = 0
+        for job_id in self.queue:
+            job = self.jobs.get(job_id)
+            if job is not None and job.status is JobStatus.IN_QUEUE:
+                del self.jobs[job_id]
+                removed += 1
+        self.queue.clear()
+        return removed
+
+    # ---- workers ----
+    def take(self, worker_id: str, now: float, limit: int = 1) -> list[Job]:
+        taken: list[Job] = []
+        while self.queue and len(taken) < limit:
+            job = self.jobs.get(self.queue.popleft())
+            if job is None or job.status is not JobStatus.IN_QUEUE:
+                continue
+            job.status = JobStatus.IN_PROGRESS
+            job.started_at = now
+            job.worker_id = worker_id
+            taken.append(job)
+        return taken
+
+    def has_queued(self) -> bool:
+        return any(
+            (job := self.jobs.get(job_id)) is not None and job.status is JobStatus.IN_QUEUE
+            for job_id in self.queue
+        )
+
+    def finish(
+        self, job_id: str, worker_id: str, result: dict[str, Any], now: float, *, drop_output: bool = False
+    ) -> Transition | None:
+        """A worker's job-done. Results for a job it no longer holds (cancelled, timed out, retried
+        elsewhere, forgotten) are ignored, as the cloud ignores a late worker."""
+        job = self.jobs.get(job_id)
+        if job is None or job.status is not JobStatus.IN_PROGRESS or job.worker_id != worker_id:
+            return None
+        error = result.get("error")
+        if error:
+            job.error = error if isinstance(error, str) else _json_text(error)
+            if "output" in result:
+                job.output = result["output"]
+            return self._end(job, JobStatus.FAILED, now)
+        if "output" in result and not drop_output:
+            job.output = result["output"]
+        return self._end(job, JobStatus.COMPLETED, now)
+
+    def add_stream(self, job_id: str, worker_id: str, partial: Any) -> bool:
+        job = self.jobs.get(job_id)
+        if job is None or job.status is not JobStatus.IN_PROGRESS or job.worker_id != worker_id:
+            return False
+        job.stream.append(partial)
+        return True
+
+    def take_stop_signals(self, worker_id: str) -> list[str]:
+        return self.stop_signals.pop(worker_id, [])
+
+    def worker_jobs(self, worker_id: str) -> list[str]:
+        return [
+            j.id for j in self.jobs.values() if j.status is JobStatus.IN_PROGRESS and j.worker_id == worker_id
+        ]
+
+    # ---- time ----
+    def tick(self, now: float) -> list[Transition]:
+        """Time out jobs past their policy and forget those past retention (or a forget fault)."""
+        ended: list[Transition] = []
+        for job in list(self.jobs.values()):
+            if job.status is JobStatus.IN_QUEUE and now - job.queued_at >= job.policy.ttl_ms / 1000:
+                ended.append(self._end(job, JobStatus.TIMED_OUT, now, error="job expired in the queue (ttl)"))
+            elif (
+                job.status is JobStatus.IN_PROGRESS
+                and job.started_at is not None
+                and now - job.started_at >= job.policy.execution_timeout_ms / 1000
+            ):
+                ended.append(self._end(job, JobStatus.TIMED_OUT, now, error="execution timeout exceeded"))
+            elif job.status.terminal and job.forget_at is not None and now >= job.forget_at:
+                del self.jobs[job.id]
+        return ended
+
+    def forget_later(self, job_id: str, at: float) -> None:
+        job = self.jobs.get(job_id)
+        if job is not None and job.status.terminal:
+            job.forget_at = min(job.forget_at or at, at)
+
+    # ---- /health ----
+    def counts(self) -> dict[str, int]:
+        by_status = {status: 0 for status in JobStatus}
+        for job in self.jobs.values():
+            by_status[job.status] += 1
+        return {
+            "completed": by_status[JobStatus.COMPLETED],
+            "failed": by_status[JobStatus.FAILED] + by_status[JobStatus.TIMED_OUT],
+            "inProgress": by_status[JobStatus.IN_PROGRESS],
+            "inQueue": by_status[JobStatus.IN_QUEUE],
+            "retried": self.retried,
+        }
+
+    def busy_workers(self) -> set[str]:
+        return {j.worker_id for j in self.jobs.values() if j.status is JobStatus.IN_PROGRESS and j.worker_id}
+
+    def _end(self, job: Job, status: JobStatus, now: float, *, error: str | None = None) -> Transition:
+        running_on = job.worker_id if job.status is JobStatus.IN_PROGRESS else None
+        job.status = status
+        job.finished_at = now
+        if error is not None:
+            job.error = error
+        retention = self.sync_retention_s if job.sync else self.retention_s
+        job.forget_at = now + retention
+        if status is JobStatus.CANCELLED or status is JobStatus.TIMED_OUT:
+            if running_on is not None:
+                self.stop_signals.setdefault(running_on, []).append(job.id)
+            return Transition(job, stop_worker=running_on)
+        return Transition(job)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value)
