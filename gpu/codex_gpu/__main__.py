@@ -1,0 +1,29 @@
+"""``python -m codex_gpu`` (or ``codex-gpu``): the RunPod serverless worker.
+
+Against RunPod (or the local RunPod-compatible endpoint) the SDK's worker loop takes jobs from
+``RUNPOD_WEBHOOK_GET_JOB``; with no such variable it runs ``test_input.json`` from the working directory
+once (RunPod's local mode).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import runpod
+
+from codex_gpu import encoders
+from codex_gpu.handler import handler
+from codex_gpu.settings import Settings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    choice = encoders.choose(Settings.from_env())  # probe NVENC/NVDEC once, before the first job
+    logging.getLogger("codex_gpu").info(
+        "encoder %s, NVDEC %s", choice.encoder, "on" if choice.nvdec else "off"
+    )
+    runpod.serverless.start({"handler": handler})
+
+
+if __name__ == "__main__":
+    main()
