@@ -1,9 +1,6 @@
 """Versioned contracts of the Codex suite: events on the bus and the GPU job. Depends on msgspec alone."""
 
-import contextlib
-import importlib
-
-from codex_contracts import events
+from codex_contracts import events, transcode
 from codex_contracts.base import (
     Contract,
     Event,
@@ -17,10 +14,6 @@ from codex_contracts.base import (
 )
 from codex_contracts.envelope import Envelope, decode_envelope, encode_envelope, new_envelope
 from codex_contracts.schema import all_contracts
-
-# Until codex_contracts.transcode lands; then a plain import and an entry in schema.CONTRACT_MODULES.
-with contextlib.suppress(ModuleNotFoundError):
-    importlib.import_module("codex_contracts.transcode")
 
 __all__ = [
     "Contract",
@@ -36,4 +29,5 @@ __all__ = [
     "lookup",
     "new_envelope",
     "registry",
+    "transcode",
 ]

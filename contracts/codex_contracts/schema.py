@@ -24,8 +24,7 @@ ENVELOPE = "envelope"
 """The snapshot name of the envelope; contract types always contain a dot, so it cannot collide."""
 
 # Every module that registers contracts. A new module is added here so that the tooling sees it.
-# (codex_contracts.transcode is imported by the package until it lands, then joins this list.)
-CONTRACT_MODULES = ("codex_contracts.events",)
+CONTRACT_MODULES = ("codex_contracts.events", "codex_contracts.transcode")
 
 CONTRACTS_ROOT = Path(__file__).resolve().parent.parent
 """contracts/ in the source tree: holds schemas/, asyncapi.json and retired.txt."""
