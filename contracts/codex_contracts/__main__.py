@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     root: Path = args.root
+    if args.command == "check" and not (root / "schemas").is_dir():
+        print(f"no snapshots in {root / 'schemas'}: pass --root <the contracts directory>", file=sys.stderr)
+        return 2
     current = current_schemas()
     result = review(read_snapshots(root / "schemas"), current, read_retired(root / "retired.txt"))
     asyncapi = render(build_asyncapi(all_events()))

@@ -160,3 +160,10 @@ def test_snapshot_twice_gives_identical_bytes(tmp_path: Path, capsys: pytest.Cap
 def snapshot_bytes(root: Path) -> dict[str, bytes]:
     files = [*sorted((root / "schemas").glob("*.json")), root / "asyncapi.json"]
     return {path.name: path.read_bytes() for path in files}
+
+
+def test_check_without_a_snapshot_directory_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(tmp_path, "check") == 2
+    assert "no snapshots in" in capsys.readouterr().err
