@@ -29,7 +29,7 @@ dev: sync
 	$(PY) deploy/dev.py
 
 test: sync
-	$(PY) -m codex_contracts check
+	$(PY) -m codex_contracts check --strict
 	$(VENV)/bin/pytest -q
 	cd gpu && .venv/bin/pytest -q
 

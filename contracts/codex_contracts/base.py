@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from datetime import datetime
+from typing import Annotated, ClassVar, TypeVar
 
 import msgspec
+
+#: A point in time with its offset: naive datetimes are refused, and schemas say date-time.
+Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 
 _TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\.v[1-9][0-9]*$")
 

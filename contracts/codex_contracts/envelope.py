@@ -13,14 +13,14 @@ from typing import Any
 
 import msgspec
 
-from codex_contracts.base import Event, lookup
+from codex_contracts.base import Event, Timestamp, lookup
 
 
 class Envelope(msgspec.Struct, kw_only=True, frozen=True):
     id: str
     source: str
     type: str
-    time: datetime
+    time: Timestamp
     data: Event
     subject: str | None = None
     datacontenttype: str = "application/json"
@@ -52,7 +52,7 @@ class _WireEnvelope(msgspec.Struct, kw_only=True, frozen=True):
     id: str
     source: str
     type: str
-    time: datetime
+    time: Timestamp
     data: msgspec.Raw
     subject: str | None = None
     datacontenttype: str = "application/json"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 import msgspec
 
-from codex_contracts.base import Event, contract
+from codex_contracts.base import Event, Timestamp, contract
 
 Role = Literal["customer", "creator", "admin"]
 
@@ -19,7 +18,7 @@ class UserRegisteredV1(Event, kw_only=True, frozen=True):
     email: str
     display_name: str
     role: Role
-    registered_at: datetime
+    registered_at: Timestamp
 
 
 @contract("upload.completed.v1")
@@ -33,7 +32,7 @@ class UploadCompletedV1(Event, kw_only=True, frozen=True):
     content_type: str
     size_bytes: int
     etag: str
-    completed_at: datetime
+    completed_at: Timestamp
 
 
 class AssetRendition(msgspec.Struct, kw_only=True, frozen=True):
@@ -56,7 +55,7 @@ class AssetReadyV1(Event, kw_only=True, frozen=True):
     renditions: list[AssetRendition]
     thumbnail_key: str | None
     duration_s: float
-    ready_at: datetime
+    ready_at: Timestamp
 
 
 @contract("media.asset.failed.v1")
@@ -68,7 +67,7 @@ class AssetFailedV1(Event, kw_only=True, frozen=True):
     error_code: str
     error_message: str
     retryable: bool
-    failed_at: datetime
+    failed_at: Timestamp
 
 
 @contract("catalog.content.published.v1")
@@ -80,7 +79,7 @@ class ContentPublishedV1(Event, kw_only=True, frozen=True):
     price_cents: int
     currency: str
     asset_id: str | None
-    published_at: datetime
+    published_at: Timestamp
 
 
 @contract("catalog.content.updated.v1")
@@ -93,7 +92,7 @@ class ContentUpdatedV1(Event, kw_only=True, frozen=True):
     price_cents: int
     currency: str
     status: str
-    updated_at: datetime
+    updated_at: Timestamp
 
 
 @contract("catalog.content.archived.v1")
@@ -101,7 +100,7 @@ class ContentArchivedV1(Event, kw_only=True, frozen=True):
     subject_field = "content_id"
     content_id: str
     creator_id: str
-    archived_at: datetime
+    archived_at: Timestamp
 
 
 @contract("purchase.completed.v1")
@@ -113,7 +112,7 @@ class PurchaseCompletedV1(Event, kw_only=True, frozen=True):
     amount_cents: int
     currency: str
     payment_intent_id: str
-    completed_at: datetime
+    completed_at: Timestamp
 
 
 @contract("purchase.refunded.v1")
@@ -125,4 +124,4 @@ class PurchaseRefundedV1(Event, kw_only=True, frozen=True):
     amount_refunded_cents: int
     currency: str
     fully_refunded: bool
-    refunded_at: datetime
+    refunded_at: Timestamp
