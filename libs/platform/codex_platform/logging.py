@@ -16,13 +16,16 @@ import re
 import sys
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import msgspec
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-__all__ = ["REDACTED", "configure_logging", "redact_secrets", "redact_text"]
+if TYPE_CHECKING:
+    from codex_platform.settings import BaseSettings
+
+__all__ = ["REDACTED", "configure_logging", "configure_logging_from", "redact_secrets", "redact_text"]
 
 REDACTED = "[REDACTED]"
 
@@ -198,3 +201,8 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+def configure_logging_from(settings: BaseSettings, service: str) -> None:
+    """`configure_logging` with the settings' `log_level` and (effective) `log_format`."""
+    configure_logging(settings.log_level, settings.effective_log_format, service=service)

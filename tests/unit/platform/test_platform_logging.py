@@ -12,8 +12,14 @@ from typing import Any
 import msgspec
 import pytest
 import structlog
-from codex_platform.logging import REDACTED, configure_logging, redact_secrets, redact_text
-from codex_platform.settings import BaseSettings
+from codex_platform.logging import (
+    REDACTED,
+    configure_logging,
+    configure_logging_from,
+    redact_secrets,
+    redact_text,
+)
+from codex_platform.settings import BaseSettings, load_settings
 
 PRESIGNED = (
     "http://127.0.0.1:9000/codex/uploads/42/source.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256"
@@ -216,3 +222,17 @@ def test_reconfiguring_replaces_the_handler(capture: Callable[..., io.StringIO])
 def test_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown log level"):
         configure_logging("LOUD", "json")
+
+
+def test_settings_choose_json_in_production(
+    capture: Callable[..., io.StringIO], capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(BaseSettings, environ={"ENVIRONMENT": "production", "LOG_LEVEL": "warning"})
+
+    configure_logging_from(settings, "purchase")
+    structlog.stdlib.get_logger().info("hidden")
+    structlog.stdlib.get_logger().warning("payment.failed", authorization="Bearer x")
+
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["service"] == "purchase"
+    assert line["authorization"] == REDACTED

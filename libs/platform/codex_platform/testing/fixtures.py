@@ -126,6 +126,9 @@ def queue_prefix(amqp_url: str) -> Iterator[str]:
     _delete_amqp_names(amqp_url, prefix)
 
 
+_management_unreachable: set[str] = set()
+
+
 def _delete_amqp_names(amqp_url: str, prefix: str) -> None:
     import httpx
 
@@ -133,6 +136,8 @@ def _delete_amqp_names(amqp_url: str, prefix: str) -> None:
     base = os.environ.get("RABBITMQ_MANAGEMENT_URL") or f"http://{parts.hostname or '127.0.0.1'}:15672"
     vhost = quote(unquote(parts.path[1:]) or "/", safe="")
     auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+    if base in _management_unreachable:
+        return
     try:
         with httpx.Client(base_url=base, auth=auth, timeout=5) as client:
             for kind in ("queues", "exchanges"):
@@ -142,7 +147,9 @@ def _delete_amqp_names(amqp_url: str, prefix: str) -> None:
                     if item["name"].startswith(prefix):
                         client.delete(f"/api/{kind}/{vhost}/{quote(item['name'], safe='')}")
     except httpx.HTTPError:
-        pass  # no management API here: the broker keeps them; the names never collide
+        # No management API here: the broker keeps them (their names never collide); do not
+        # wait for it again after every test.
+        _management_unreachable.add(base)
 
 
 @pytest.fixture

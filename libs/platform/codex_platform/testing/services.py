@@ -100,7 +100,8 @@ def amqp_service() -> Iterator[str]:
     elif docker_available():
         from testcontainers.community.rabbitmq import RabbitMqContainer
 
-        with RabbitMqContainer(_IMAGES["rabbitmq"]) as container:
+        # The management API (15672) lets `queue_prefix` delete a test's queues afterwards.
+        with RabbitMqContainer(_IMAGES["rabbitmq"]).with_exposed_ports(15672) as container:
             host, port = container.get_container_host_ip(), container.get_exposed_port(container.port)
             os.environ.setdefault(
                 "RABBITMQ_MANAGEMENT_URL", f"http://{host}:{container.get_exposed_port(15672)}"
