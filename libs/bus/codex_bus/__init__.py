@@ -1,0 +1,70 @@
+"""Cloudflare Queues semantics on RabbitMQ: producer, consumer, outbox, inbox and dead letters.
+
+```python
+async with Bus(settings.amqp_url) as bus:
+    await bus.producer(source="upload").send(UploadCompletedV1(...))
+    async with bus.consumer("catalog", [subscribe(PurchaseCompletedV1, grant_access)]):
+        ...
+```
+See libs/bus/README.md.
+"""
+
+from codex_platform.db import MigrationSource
+
+from codex_bus.bus import Bus
+from codex_bus.consumer import Consumer
+from codex_bus.dead_letter import DeadLetter
+from codex_bus.dlq import DeadLetterQueue, FailureGroup, ReplayReport
+from codex_bus.errors import (
+    MAX_DELAY_SECONDS,
+    MAX_MESSAGE_BYTES,
+    BusError,
+    InvalidDelay,
+    MessageTooLarge,
+    PublishFailed,
+    PublishRejected,
+    UnroutableMessage,
+)
+from codex_bus.failure import Failure
+from codex_bus.inbox import Inbox
+from codex_bus.message import Message, MessageBatch
+from codex_bus.outbox import Outbox
+from codex_bus.producer import Producer
+from codex_bus.relay import OutboxRelay, OutboxStats
+from codex_bus.settings import ConsumerSettings
+from codex_bus.subscriptions import Handler, Subscription, subscribe
+from codex_bus.topology import Topology
+
+BUS_MIGRATIONS = MigrationSource("bus", "codex_bus.migrations")
+"""The outbox and inbox tables: pass first in `migrate(..., sources=[BUS_MIGRATIONS, own])`."""
+
+__all__ = [
+    "BUS_MIGRATIONS",
+    "MAX_DELAY_SECONDS",
+    "MAX_MESSAGE_BYTES",
+    "Bus",
+    "BusError",
+    "Consumer",
+    "ConsumerSettings",
+    "DeadLetter",
+    "DeadLetterQueue",
+    "Failure",
+    "FailureGroup",
+    "Handler",
+    "Inbox",
+    "InvalidDelay",
+    "Message",
+    "MessageBatch",
+    "MessageTooLarge",
+    "Outbox",
+    "OutboxRelay",
+    "OutboxStats",
+    "Producer",
+    "PublishFailed",
+    "PublishRejected",
+    "ReplayReport",
+    "Subscription",
+    "Topology",
+    "UnroutableMessage",
+    "subscribe",
+]
