@@ -27,7 +27,7 @@ def run_migrations(
     """
     stream = out if out is not None else sys.stdout
     try:
-        applied = asyncio.run(migrate(dsn, schema=schema, sources=list(sources)))
+        applied = asyncio.run(migrate(dsn, schema=schema, sources=sources))
     except MigrationError as exc:
         print(f"migration error: {exc}", file=sys.stderr)
         return 1

@@ -5,13 +5,17 @@ service's own tables as source "auth"); each is recorded as (source, version) in
 `<schema>.schema_migrations`. Runners serialise on a Postgres advisory lock keyed on the schema,
 so any number of replicas may run `migrate` at start-up and each file is applied exactly once.
 An applied file that was edited afterwards stops the runner: migrations are history, not config.
+Each file runs in a transaction, so statements that refuse one (`CREATE INDEX CONCURRENTLY`,
+`ALTER TYPE ... ADD VALUE` before Postgres 12) do not belong in a migration file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -21,6 +25,9 @@ import asyncpg
 from codex_platform.db.pool import connect, quote_ident, validate_schema_name
 
 __all__ = ["AppliedMigration", "Migration", "MigrationError", "MigrationSource", "migrate"]
+
+# stdlib logging: silent in a bare script, routed through structlog once configure_logging ran.
+_log = logging.getLogger(__name__)
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -108,7 +115,7 @@ def advisory_lock_key(schema: str) -> int:
 
 
 async def migrate(
-    dsn: str, *, schema: str, sources: list[MigrationSource], lock_timeout_seconds: float = 300.0
+    dsn: str, *, schema: str, sources: Sequence[MigrationSource], lock_timeout_seconds: float = 300.0
 ) -> list[AppliedMigration]:
     """Create `schema` if missing and apply the pending migrations of `sources`, in order.
 
@@ -185,4 +192,5 @@ async def _apply_locked(
         except asyncpg.PostgresError as exc:
             raise MigrationError(f"{m.source}/{m.filename}: {type(exc).__name__}: {exc}") from exc
         done.append(AppliedMigration(m.source, m.version, m.name))
+        _log.info("applied migration %s to schema %s", done[-1], schema)
     return done
