@@ -1,37 +1,25 @@
-"""create_app(): the local RunPod endpoint as a Litestar app; nothing but assembly."""
+"""create_app(): the local RunPod endpoint, built with the platform's app factory; nothing but assembly."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from codex_platform.http import create_app as create_platform_app
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
-from litestar.openapi import OpenAPIConfig
-from litestar.types import Scope
 
-from codex_runpod_local.http import (
-    AdminController,
-    CloudController,
-    WorkerController,
-    error_handlers,
-    liveness,
-)
+from codex_runpod_local.http import AdminController, CloudController, WorkerController, error_handlers
 from codex_runpod_local.runtime import Endpoints
 from codex_runpod_local.settings import Settings
 from codex_runpod_local.webhooks import WebhookSender
 from codex_runpod_local.workers import WorkerPool
 
-log = logging.getLogger("codex_runpod_local")
-
-
-async def log_unexpected(exc: Exception, _: Scope) -> None:
-    if not isinstance(exc, HTTPException):
-        log.error("unexpected error", exc_info=exc)
+DESCRIPTION = """A local stand-in for a RunPod serverless endpoint: the cloud's routes under
+/v2/{endpoint}, the routes the runpod SDK's worker loop polls, cloud-like webhooks, and fault switches
+under /_admin. State is in memory."""
 
 
 def create_app(settings: Settings | None = None, *, cwd: Path | None = None) -> Litestar:
@@ -59,21 +47,17 @@ def create_app(settings: Settings | None = None, *, cwd: Path | None = None) -> 
             sweeper.cancel()
             await webhooks.close()
 
-    app = Litestar(
-        route_handlers=[CloudController, WorkerController, AdminController, liveness],
+    return create_platform_app(
+        service="runpod-local",
+        description=DESCRIPTION,
+        route_handlers=[CloudController, WorkerController, AdminController],
         dependencies={
             "endpoints": Provide(lambda: endpoints, sync_to_thread=False),
             "pool": Provide(lambda: pool, sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False),
         },
         exception_handlers=error_handlers(),
-        after_exception=[log_unexpected],
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="Codex local RunPod endpoint", version="0.1.0"),
-        logging_config=None,
+        state={"settings": settings, "endpoints": endpoints, "pool": pool},
+        request_max_body_size=settings.max_body_bytes,
     )
-    app.state.settings = settings
-    app.state.endpoints = endpoints
-    app.state.pool = pool
-    log.setLevel(logging.INFO)
-    return app

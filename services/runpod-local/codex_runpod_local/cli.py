@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import shlex
 import socket
 import sys
+
+from codex_platform.settings import SettingsError
 
 from codex_runpod_local.settings import Settings
 from codex_runpod_local.workers import worker_env
@@ -26,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     env.add_argument("--public-url", help="the URL the worker reaches this server at")
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "worker-env":
         if args.public_url:
             settings = settings.with_overrides(public_url=args.public_url)
@@ -45,12 +50,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve_forever(settings: Settings) -> int:
     import uvicorn
+    from codex_platform.logging import configure_logging_from
 
     from codex_runpod_local.app import create_app
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout
-    )
+    configure_logging_from(settings, "runpod-local")
     app = create_app(settings)
 
     class Server(uvicorn.Server):
@@ -66,7 +70,7 @@ def serve_forever(settings: Settings) -> int:
         app,
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        log_config=None,
         access_log=False,
         timeout_graceful_shutdown=max(1, int(settings.worker_poll_wait_s) + 1),
     )

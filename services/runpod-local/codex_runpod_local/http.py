@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-from typing import Any
+from typing import Annotated, Any, TypeAlias
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.handlers import BaseRouteHandler
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from codex_runpod_local.domain import JobNotFound, JobNotRetryable
@@ -20,6 +21,11 @@ from codex_runpod_local.faults import FaultRule, FaultRuleSpec
 from codex_runpod_local.runtime import EndpointNotFound, Endpoints, InvalidRequest
 from codex_runpod_local.settings import Settings
 from codex_runpod_local.workers import WorkerPool
+
+EndpointsDep: TypeAlias = NamedDependency[Endpoints]
+PoolDep: TypeAlias = NamedDependency[WorkerPool]
+SettingsDep: TypeAlias = NamedDependency[Settings]
+PathParam: TypeAlias = FromPath[str]
 
 # ---- request and response bodies (the cloud's field names) ----
 
@@ -123,18 +129,22 @@ class CloudController(Controller):
     tags = ["cloud API"]
 
     @post("/run", status_code=HTTP_200_OK, operation_id="runJob")
-    async def run(self, endpoint_id: str, data: RunRequest, endpoints: Endpoints) -> JobRef:
+    async def run(
+        self, endpoint_id: PathParam, data: JSONBody[RunRequest], endpoints: EndpointsDep
+    ) -> JobRef:
         job = endpoints.submit(endpoint_id, data.input, data.webhook, _policy(data), sync=False)
         return JobRef(job.id, job.status.value)
 
     @post("/runsync", status_code=HTTP_200_OK, operation_id="runJobSync")
     async def runsync(
         self,
-        endpoint_id: str,
-        data: RunRequest,
-        endpoints: Endpoints,
-        settings: Settings,
-        wait: int | None = Parameter(query="wait", default=None, description="ms to wait, capped"),
+        endpoint_id: PathParam,
+        data: JSONBody[RunRequest],
+        endpoints: EndpointsDep,
+        settings: SettingsDep,
+        wait: Annotated[
+            int | None, QueryParameter(name="wait", ge=0, description="ms to wait (capped)")
+        ] = None,
     ) -> JobStatusBody:
         job = endpoints.submit(endpoint_id, data.input, data.webhook, _policy(data), sync=True)
         wait_s = settings.runsync_wait_s if wait is None else wait / 1000
@@ -142,23 +152,27 @@ class CloudController(Controller):
         return _status(job.status_body(endpoints.clock()))
 
     @get("/status/{job_id:str}", operation_id="getJobStatus")
-    async def status(self, endpoint_id: str, job_id: str, endpoints: Endpoints) -> JobStatusBody:
+    async def status(
+        self, endpoint_id: PathParam, job_id: PathParam, endpoints: EndpointsDep
+    ) -> JobStatusBody:
         return _status(endpoints.status(endpoint_id, job_id))
 
     @get("/stream/{job_id:str}", operation_id="getJobStream")
-    async def stream(self, endpoint_id: str, job_id: str, endpoints: Endpoints) -> dict[str, Any]:
+    async def stream(
+        self, endpoint_id: PathParam, job_id: PathParam, endpoints: EndpointsDep
+    ) -> dict[str, Any]:
         return endpoints.stream(endpoint_id, job_id)
 
     @post("/cancel/{job_id:str}", status_code=HTTP_200_OK, operation_id="cancelJob")
-    async def cancel(self, endpoint_id: str, job_id: str, endpoints: Endpoints) -> JobRef:
+    async def cancel(self, endpoint_id: PathParam, job_id: PathParam, endpoints: EndpointsDep) -> JobRef:
         return msgspec.convert(endpoints.cancel(endpoint_id, job_id), JobRef)
 
     @post("/retry/{job_id:str}", status_code=HTTP_200_OK, operation_id="retryJob")
-    async def retry(self, endpoint_id: str, job_id: str, endpoints: Endpoints) -> JobRef:
+    async def retry(self, endpoint_id: PathParam, job_id: PathParam, endpoints: EndpointsDep) -> JobRef:
         return msgspec.convert(endpoints.retry(endpoint_id, job_id), JobRef)
 
     @get("/health", operation_id="getEndpointHealth")
-    async def health(self, endpoint_id: str, endpoints: Endpoints, pool: WorkerPool) -> EndpointHealth:
+    async def health(self, endpoint_id: PathParam, endpoints: EndpointsDep, pool: PoolDep) -> EndpointHealth:
         seen = {worker for (endpoint, worker) in endpoints.workers_seen if endpoint == endpoint_id}
         initializing = sum(
             1
@@ -169,11 +183,11 @@ class CloudController(Controller):
         return msgspec.convert(endpoints.health(endpoint_id, initializing), EndpointHealth)
 
     @post("/purge-queue", status_code=HTTP_200_OK, operation_id="purgeQueue")
-    async def purge_queue(self, endpoint_id: str, endpoints: Endpoints) -> PurgeResult:
+    async def purge_queue(self, endpoint_id: PathParam, endpoints: EndpointsDep) -> PurgeResult:
         return msgspec.convert(endpoints.purge_queue(endpoint_id), PurgeResult)
 
 
-def _policy(data: RunRequest) -> dict[str, Any] | None:
+def _policy(data: JSONBody[RunRequest]) -> dict[str, Any] | None:
     return msgspec.to_builtins(data.policy) if data.policy is not None else None
 
 
@@ -191,7 +205,9 @@ class WorkerController(Controller):
     include_in_schema = False
 
     @get("/job-take/{worker_id:str}", operation_id="takeJob")
-    async def take(self, endpoint_id: str, worker_id: str, endpoints: Endpoints) -> Response[Any]:
+    async def take(
+        self, endpoint_id: PathParam, worker_id: PathParam, endpoints: EndpointsDep
+    ) -> Response[Any]:
         # 200 with one job object, or 204: the SDK reads 204 as "no job" and polls again at once.
         jobs = await endpoints.take(endpoint_id, worker_id, 1)
         if not jobs:
@@ -201,10 +217,10 @@ class WorkerController(Controller):
     @get("/job-take-batch/{worker_id:str}", operation_id="takeJobBatch")
     async def take_batch(
         self,
-        endpoint_id: str,
-        worker_id: str,
-        endpoints: Endpoints,
-        batch_size: int = Parameter(query="batch_size", default=1, ge=1),
+        endpoint_id: PathParam,
+        worker_id: PathParam,
+        endpoints: EndpointsDep,
+        batch_size: Annotated[int, QueryParameter(name="batch_size", ge=1)] = 1,
     ) -> Response[Any]:
         jobs = await endpoints.take(endpoint_id, worker_id, batch_size)
         if not jobs:
@@ -212,7 +228,9 @@ class WorkerController(Controller):
         return Response([job.worker_payload() for job in jobs])
 
     @get("/job-stop/{worker_id:str}", operation_id="stopSignals")
-    async def stop(self, endpoint_id: str, worker_id: str, endpoints: Endpoints) -> Response[Any]:
+    async def stop(
+        self, endpoint_id: PathParam, worker_id: PathParam, endpoints: EndpointsDep
+    ) -> Response[Any]:
         # Long-poll: the SDK (>= 1.9) cancels just the named in-progress jobs (cancel, timeout).
         job_ids = await endpoints.stop_signals(endpoint_id, worker_id)
         if not job_ids:
@@ -222,11 +240,11 @@ class WorkerController(Controller):
     @post("/job-done/{worker_id:str}/{job_id:str}", status_code=HTTP_200_OK, operation_id="jobDone")
     async def done(
         self,
-        endpoint_id: str,
-        worker_id: str,
-        job_id: str,
+        endpoint_id: PathParam,
+        worker_id: PathParam,
+        job_id: PathParam,
         request: Request[Any, Any, Any],
-        endpoints: Endpoints,
+        endpoints: EndpointsDep,
     ) -> dict[str, Any]:
         # The SDK posts a JSON document labelled application/x-www-form-urlencoded; read the raw body.
         result = _json_body(await request.body())
@@ -235,17 +253,19 @@ class WorkerController(Controller):
     @post("/job-stream/{worker_id:str}/{job_id:str}", status_code=HTTP_200_OK, operation_id="jobStream")
     async def stream(
         self,
-        endpoint_id: str,
-        worker_id: str,
-        job_id: str,
+        endpoint_id: PathParam,
+        worker_id: PathParam,
+        job_id: PathParam,
         request: Request[Any, Any, Any],
-        endpoints: Endpoints,
+        endpoints: EndpointsDep,
     ) -> dict[str, Any]:
         partial = _json_body(await request.body())
         return {"accepted": endpoints.add_stream(endpoint_id, worker_id, job_id, partial.get("output"))}
 
     @get("/ping/{worker_id:str}", operation_id="workerPing")
-    async def ping(self, endpoint_id: str, worker_id: str, endpoints: Endpoints) -> dict[str, Any]:
+    async def ping(
+        self, endpoint_id: PathParam, worker_id: PathParam, endpoints: EndpointsDep
+    ) -> dict[str, Any]:
         endpoints.ping(endpoint_id, worker_id)
         return {}
 
@@ -269,33 +289,29 @@ class AdminController(Controller):
     tags = ["admin (local only)"]
 
     @post("/faults", operation_id="addFaultRule")
-    async def add_fault(self, data: FaultRuleSpec, endpoints: Endpoints) -> FaultRule:
+    async def add_fault(self, data: JSONBody[FaultRuleSpec], endpoints: EndpointsDep) -> FaultRule:
         return endpoints.faults.add(data)
 
     @get("/faults", operation_id="listFaultRules")
-    async def list_faults(self, endpoints: Endpoints) -> list[FaultRule]:
+    async def list_faults(self, endpoints: EndpointsDep) -> list[FaultRule]:
         return list(endpoints.faults.rules.values())
 
     @delete("/faults", operation_id="clearFaultRules")
-    async def clear_faults(self, endpoints: Endpoints) -> None:
+    async def clear_faults(self, endpoints: EndpointsDep) -> None:
         endpoints.faults.clear()
 
     @delete("/faults/{rule_id:str}", operation_id="removeFaultRule")
-    async def remove_fault(self, rule_id: str, endpoints: Endpoints) -> None:
+    async def remove_fault(self, rule_id: PathParam, endpoints: EndpointsDep) -> None:
         if not endpoints.faults.remove(rule_id):
             raise NotFoundException(f"no fault rule {rule_id}")
 
     @get("/webhooks", operation_id="listWebhookAttempts")
     async def webhooks(
-        self, endpoints: Endpoints, job_id: str | None = Parameter(query="jobId", default=None)
+        self, endpoints: EndpointsDep, job_id: Annotated[str | None, QueryParameter(name="jobId")] = None
     ) -> list[dict[str, Any]]:
         return [dataclasses.asdict(a) for a in endpoints.webhooks.attempts_for(job_id)]
 
     @get("/workers", operation_id="listWorkers")
-    async def workers(self, pool: WorkerPool) -> list[Any]:
-        return list(pool.describe())
-
-
-@get("/healthz", operation_id="liveness", tags=["service"])
-async def liveness() -> dict[str, str]:
-    return {"status": "ok"}
+    async def workers(self, pool: PoolDep, endpoints: EndpointsDep) -> dict[str, Any]:
+        """The processes this server started, and every worker that has polled, pinged or reported."""
+        return {"managed": list(pool.describe()), "seen": endpoints.seen_workers()}

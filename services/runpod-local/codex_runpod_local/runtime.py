@@ -40,6 +40,7 @@ class Endpoints:
     clock: Callable[[], float] = time.monotonic
     books: dict[str, JobBook] = field(default_factory=dict)
     workers_seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    pings: dict[tuple[str, str], int] = field(default_factory=dict)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _closing: bool = False
 
@@ -172,6 +173,20 @@ class Endpoints:
     def ping(self, endpoint_id: str, worker_id: str) -> None:
         self.book(endpoint_id)
         self._seen(endpoint_id, worker_id)
+        self.pings[(endpoint_id, worker_id)] = self.pings.get((endpoint_id, worker_id), 0) + 1
+
+    def seen_workers(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        return [
+            {
+                "endpointId": endpoint,
+                "workerId": worker,
+                "lastSeenSecondsAgo": round(now - at, 3),
+                "pings": self.pings.get((endpoint, worker), 0),
+                "jobs": self.books[endpoint].worker_jobs(worker),
+            }
+            for (endpoint, worker), at in sorted(self.workers_seen.items())
+        ]
 
     # ---- time ----
     def tick(self) -> None:

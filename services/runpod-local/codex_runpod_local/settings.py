@@ -1,25 +1,24 @@
-"""Settings of the local RunPod endpoint, read from CODEX_RUNPOD_LOCAL_* (defaults suit `make dev`)."""
+"""Settings of the local RunPod endpoint: CODEX_RUNPOD_LOCAL_<NAME> (then <NAME>, see
+codex_platform.settings); the defaults suit `make dev`."""
 
 from __future__ import annotations
 
 import os
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
+from codex_platform.settings import BaseSettings, Port, SettingsError, load_settings
 
 PREFIX = "CODEX_RUNPOD_LOCAL_"
 DEFAULT_ENDPOINT = "codex-transcode"
-DEFAULT_WORKER_COMMAND = "gpu/.venv/bin/python -m codex_gpu"
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8010
+class Settings(BaseSettings, frozen=True, kw_only=True):
+    port: Port = 8010
     # RunPod keys are sent as `Bearer <key>` by API clients and bare by the SDK's worker loop.
+    # RUNPOD_API_KEY (what the services send) is the fallback, so one variable serves both ends.
     api_key: str = "local-dev-key"
     endpoints: tuple[str, ...] = (DEFAULT_ENDPOINT,)
 
@@ -29,12 +28,14 @@ class Settings:
     runsync_wait_s: float = 90.0
     runsync_max_wait_s: float = 300.0
 
-    # policy: the cloud's defaults and bounds (executionTimeout > 5 s, 10 s <= ttl <= 1 week).
+    # policy: the cloud's defaults and bounds (executionTimeout > 5 s, 10 s <= ttl <= 1 week)
     default_execution_timeout_ms: int = 600_000
     min_execution_timeout_ms: int = 5_000
     default_ttl_ms: int = 86_400_000
     min_ttl_ms: int = 10_000
     max_ttl_ms: int = 7 * 86_400_000
+    # the cloud takes up to 10 MB on /run and 20 MB on /runsync
+    max_body_bytes: int = 20 * 1024 * 1024
 
     # "If the call fails, RunPod will retry up to 2 more times with a 10-second delay."
     webhook_attempts: int = 3
@@ -48,14 +49,23 @@ class Settings:
     sweep_interval_s: float = 0.5
 
     workers: int = 1
-    worker_command: tuple[str, ...] = tuple(shlex.split(DEFAULT_WORKER_COMMAND))
+    worker_command: str = "gpu/.venv/bin/python -m codex_gpu"
     worker_endpoint: str = ""  # the endpoint the spawned workers serve; the first one when empty
     public_url: str = ""  # the base URL workers use to reach this server; http://127.0.0.1:<port> when empty
     worker_ping_interval_ms: int = 10_000
-    worker_env: Mapping[str, str] = field(default_factory=dict)
+    worker_env_json: str = "{}"  # extra environment of the spawned workers, a JSON object
 
-    # fault rules installed at start (same JSON as POST /_admin/faults, as a list)
-    faults: tuple[dict[str, Any], ...] = ()
+    # fault rules installed at start: a JSON list of the bodies POST /_admin/faults takes
+    faults: list[dict[str, Any]] = []
+
+    def __post_init__(self) -> None:
+        if not self.endpoints:
+            raise ValueError("ENDPOINTS names no endpoint")
+        if self.worker_endpoint and self.worker_endpoint not in self.endpoints:
+            raise ValueError(f"WORKER_ENDPOINT {self.worker_endpoint!r} is not one of ENDPOINTS")
+        if self.worker_ping_interval_ms < 1000:
+            # the SDK sleeps interval // 1000 seconds: below 1000 it would ping without pause
+            raise ValueError("WORKER_PING_INTERVAL_MS must be at least 1000")
 
     @property
     def served_endpoint(self) -> str:
@@ -65,45 +75,24 @@ class Settings:
     def base_url(self) -> str:
         return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
+    @property
+    def worker_argv(self) -> list[str]:
+        return shlex.split(self.worker_command)
+
+    @property
+    def worker_env(self) -> dict[str, str]:
+        env = msgspec.json.decode(self.worker_env_json.encode())
+        if not isinstance(env, dict):
+            raise SettingsError(f"{PREFIX}WORKER_ENV_JSON must be a JSON object")
+        return {str(k): str(v) for k, v in env.items()}
+
     def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
+        return msgspec.structs.replace(self, **changes)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        defaults = cls()
-        for name, default in vars(defaults).items():
-            raw = env.get(PREFIX + name.upper())
-            if raw is None:
-                continue
-            values[name] = _parse(name, raw, default)
-        if "api_key" not in values and env.get("RUNPOD_API_KEY"):
-            values["api_key"] = env["RUNPOD_API_KEY"]
-        if "port" not in values and env.get("PORT"):
-            values["port"] = int(env["PORT"])
-        settings = cls(**values)
-        if not settings.endpoints:
-            raise ValueError(f"{PREFIX}ENDPOINTS names no endpoint")
-        if settings.worker_endpoint and settings.worker_endpoint not in settings.endpoints:
-            raise ValueError(f"{PREFIX}WORKER_ENDPOINT {settings.worker_endpoint!r} is not in ENDPOINTS")
+        settings = load_settings(cls, PREFIX, env)
+        if PREFIX + "API_KEY" not in env and "API_KEY" not in env and env.get("RUNPOD_API_KEY"):
+            settings = settings.with_overrides(api_key=env["RUNPOD_API_KEY"])
         return settings
-
-
-def _parse(name: str, raw: str, default: Any) -> Any:
-    if name == "endpoints":
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if name == "worker_command":
-        return tuple(shlex.split(raw))
-    if name == "worker_env":
-        return dict(msgspec.json.decode(raw.encode()))
-    if name == "faults":
-        rules = msgspec.json.decode(raw.encode())
-        return tuple(rules if isinstance(rules, list) else [rules])
-    if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
-    return raw

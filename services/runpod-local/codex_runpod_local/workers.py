@@ -65,7 +65,7 @@ class WorkerPool:
     _watchers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def command(self) -> list[str]:
-        argv = list(self.settings.worker_command)
+        argv = self.settings.worker_argv
         if argv and ("/" in argv[0]) and not Path(argv[0]).is_absolute():
             argv[0] = str(self.cwd / argv[0])
         return argv
