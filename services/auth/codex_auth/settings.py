@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+
 from codex_platform.ratelimit import Limit
 from codex_platform.settings import BaseSettings, Port, settings_or_exit
 
@@ -24,7 +25,14 @@ Positive = Annotated[int, msgspec.Meta(ge=1)]
 class AuthSettings(BaseSettings, frozen=True, kw_only=True):
     port: Port = 8001
     # The gateway's origin in development; CSRF trusts exactly the origins CORS allows.
-    cors_origins: list[str] = ["http://localhost:8080", "http://127.0.0.1:8080"]
+    cors_origins: list[str] = msgspec.field(
+        default_factory=lambda: ["http://localhost:8080", "http://127.0.0.1:8080"]
+    )
+
+    # Namespaces of this service's data; tests give each run its own.
+    db_schema: str = SCHEMA
+    redis_prefix: str = "codex:auth:"
+    bus_prefix: str = ""
 
     auth_secret: str = DEVELOPMENT_SECRET
     """Seals the private signing keys at rest (AUTH_SECRET); required in production."""

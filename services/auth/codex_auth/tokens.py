@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from codex_platform.http import Principal, TokenRejected
 
 from codex_auth.keys import CurrentKey, PublishedKey
+from codex_platform.http import Principal, TokenRejected
 
 ALGORITHM = "EdDSA"
 _MAX_TOKEN_LENGTH = 8192

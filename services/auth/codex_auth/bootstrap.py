@@ -1,0 +1,96 @@
+"""The one place where auth's dependencies are built. Tests call `bootstrap(...)` with their own
+settings and, where they want, their own pool, Redis client, mailer or clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from redis.asyncio import Redis
+
+from codex_auth.deps import Clock, Deps
+from codex_auth.keyring import KeyRing
+from codex_auth.keys import KeySealer
+from codex_auth.passwords import Argon2Params, PasswordHasher
+from codex_auth.settings import SERVICE, AuthSettings
+from codex_bus.outbox import Outbox
+from codex_platform.db import create_pool
+from codex_platform.mail import BackgroundMailer, Mailer, mailer_for
+from codex_platform.ratelimit import FailureLock, RateLimiter
+
+# Verifiers tolerate this much clock skew (codex_platform's JwtVerifier default).
+VERIFIER_LEEWAY = timedelta(seconds=30)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def key_grace(settings: AuthSettings) -> timedelta:
+    """How long a retired key stays published: see keyring.py for why these three terms."""
+    return (
+        timedelta(seconds=settings.access_token_ttl_s)
+        + timedelta(seconds=settings.key_cache_ttl_s)
+        + VERIFIER_LEEWAY
+    )
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: AuthSettings,
+    *,
+    pool: asyncpg.Pool[Any] | None = None,
+    redis: Redis | None = None,
+    mailer: Mailer | None = None,
+    clock: Clock = utc_now,
+) -> AsyncIterator[Deps]:
+    """Build the dependencies, yield them, and close what this call opened."""
+    async with AsyncExitStack() as stack:
+        if pool is None:
+            pool = await create_pool(settings.database_url, schema=settings.db_schema)
+            stack.push_async_callback(pool.close)
+        if redis is None:
+            redis = Redis.from_url(settings.redis_url)
+            stack.push_async_callback(redis.aclose)
+        if mailer is None:
+            mailer = mailer_for(
+                environment=settings.environment,
+                resend_api_key=settings.resend_api_key,
+                sender=settings.mail_from,
+                folder=Path(settings.mail_folder),
+            )
+        mail = BackgroundMailer(mailer)
+        stack.push_async_callback(mail.aclose)  # pending mails go out before the process ends
+        params = Argon2Params(
+            settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+        )
+        passwords = PasswordHasher(params, max_concurrency=settings.hash_concurrency)
+        stack.callback(passwords.close)
+        keys = KeyRing(
+            pool,
+            KeySealer(settings.auth_secret),
+            cache_ttl=timedelta(seconds=settings.key_cache_ttl_s),
+            grace=key_grace(settings),
+            clock=clock,
+        )
+        yield Deps(
+            settings=settings,
+            pool=pool,
+            redis=redis,
+            passwords=passwords,
+            keys=keys,
+            limiter=RateLimiter(redis, prefix=settings.redis_prefix),
+            login_lock=FailureLock(
+                redis,
+                prefix=settings.redis_prefix,
+                threshold=settings.login_lock_threshold,
+                lock_s=settings.login_lock_s,
+            ),
+            mail=mail,
+            outbox=Outbox(source=SERVICE),
+            clock=clock,
+        )

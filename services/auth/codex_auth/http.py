@@ -1,0 +1,232 @@
+"""The HTTP API: each route turns its request into a command, calls its handler, shapes the answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import Provide
+
+from codex_auth import handlers, recovery
+from codex_auth.commands import (
+    Caller,
+    ChangePassword,
+    ChangeRole,
+    ConfirmEmail,
+    LogIn,
+    RequestEmailVerification,
+    RequestPasswordReset,
+    ResetPassword,
+    RevokeSession,
+    SignUp,
+)
+from codex_auth.deps import Deps
+from codex_auth.domain import NotAuthenticated
+from codex_auth.http_auth import (
+    check_origin,
+    cleared_cookie,
+    client_of,
+    cookie_name,
+    problems,
+    provide_caller,
+    provide_cookie_caller,
+    session_cookie,
+)
+from codex_auth.payloads import (
+    Accepted,
+    AccessToken,
+    EmailRequest,
+    Jwk,
+    Jwks,
+    LogInRequest,
+    PasswordChangeRequest,
+    PasswordResetRequest,
+    RoleChangeRequest,
+    SessionList,
+    SessionsRevoked,
+    SessionView,
+    SignUpRequest,
+    TokenRequest,
+    UserView,
+)
+from codex_platform.http.auth import BEARER_SCHEME_NAME
+
+AnyRequest = Request[Any, Any, Any]
+# Token responses must not be stored by any cache (RFC 6749, section 5.1).
+NO_STORE = {"Cache-Control": "no-store"}
+COOKIE_SCHEME_NAME = "sessionCookie"
+# Routes that take `caller` accept either credential; refreshing needs the cookie.
+SIGNED_IN = [{BEARER_SCHEME_NAME: []}, {COOKIE_SCHEME_NAME: []}]
+COOKIE_ONLY = [{COOKIE_SCHEME_NAME: []}]
+SIGNUP_ACCEPTED = "Check your inbox: we sent a mail to this address."
+MAIL_ACCEPTED = "If an account uses this address, a mail is on its way."
+
+
+def _token_response(grant: handlers.SessionGrant, session_token: str, deps: Deps) -> Response[AccessToken]:
+    # Set again on every refresh, so the browser keeps the cookie as long as the (sliding) session.
+    cookie = session_cookie(deps.settings, session_token, grant.session.expires_at, deps.clock())
+    return Response(
+        AccessToken(access_token=grant.access_token, expires_in=grant.expires_in),
+        headers=NO_STORE,
+        cookies=[cookie],
+    )
+
+
+class AccountController(Controller):
+    path = "/auth"
+    tags = ["accounts"]
+    dependencies = {
+        "caller": Provide(provide_caller),
+        "cookie_caller": Provide(provide_cookie_caller),
+    }
+
+    @post("/signup", operation_id="signUp", status_code=202, responses=problems(400, 403, 429))
+    async def sign_up(self, data: SignUpRequest, request: AnyRequest, deps: Deps) -> Accepted:
+        """Create an account (role customer) and mail a verification link. An address that already
+        has an account gets the same answer, and its owner a mail saying someone tried."""
+        check_origin(request, deps.settings, required=False)
+        command = SignUp(data.email, data.password, data.display_name, client_of(request))
+        await handlers.sign_up(command, deps=deps)
+        return Accepted(detail=SIGNUP_ACCEPTED)
+
+    @post("/login", operation_id="logIn", status_code=200, responses=problems(400, 401, 403, 429))
+    async def log_in(self, data: LogInRequest, request: AnyRequest, deps: Deps) -> Response[AccessToken]:
+        """Start a session: sets the session cookie and returns a 15-minute access token."""
+        check_origin(request, deps.settings, required=False)
+        grant = await handlers.log_in(LogIn(data.email, data.password, client_of(request)), deps=deps)
+        assert grant.session_token is not None
+        return _token_response(grant, grant.session_token, deps)
+
+    @post(
+        "/refresh",
+        operation_id="refreshAccessToken",
+        status_code=200,
+        responses=problems(401, 403),
+        security=COOKIE_ONLY,
+    )
+    async def refresh(self, request: AnyRequest, cookie_caller: Caller, deps: Deps) -> Response[AccessToken]:
+        """A new access token from the session cookie; the cookie is renewed with the session."""
+        grant = await handlers.refresh(cookie_caller, deps=deps)
+        return _token_response(grant, request.cookies[cookie_name(deps.settings)], deps)
+
+    @post("/logout", operation_id="logOut", status_code=204, responses=problems(403), security=SIGNED_IN)
+    async def log_out(self, request: AnyRequest, deps: Deps) -> Response[None]:
+        """End this session (cookie or bearer token's session) and clear the cookie."""
+        try:
+            caller = await provide_caller(request, deps)
+        except NotAuthenticated:
+            caller = None  # already signed out: clearing the cookie is all there is to do
+        if caller is not None:
+            await handlers.log_out(caller, deps=deps)
+        return Response(None, status_code=204, cookies=[cleared_cookie(deps.settings)])
+
+    @get("/me", operation_id="getMe", security=SIGNED_IN, responses=problems(401))
+    async def me(self, caller: Caller) -> UserView:
+        """The signed-in user."""
+        return UserView.of(caller.user)
+
+    @get("/sessions", operation_id="listSessions", security=SIGNED_IN, responses=problems(401))
+    async def sessions(self, caller: Caller, deps: Deps) -> SessionList:
+        """The user's active sessions, newest first; `current` marks the one making this request."""
+        sessions = await handlers.list_sessions(caller, deps=deps)
+        return SessionList(sessions=[SessionView.of(s, caller.session.id) for s in sessions])
+
+    @delete(
+        "/sessions/{session_id:uuid}",
+        operation_id="revokeSession",
+        security=SIGNED_IN,
+        responses=problems(400, 401, 403, 404),
+    )
+    async def revoke_session(self, session_id: uuid.UUID, caller: Caller, deps: Deps) -> None:
+        """End one of the user's sessions (this one included)."""
+        await handlers.revoke_session(RevokeSession(caller, session_id), deps=deps)
+
+    @post(
+        "/sessions/revoke-others",
+        operation_id="revokeOtherSessions",
+        status_code=200,
+        responses=problems(401, 403),
+        security=SIGNED_IN,
+    )
+    async def revoke_others(self, caller: Caller, deps: Deps) -> SessionsRevoked:
+        """End every session of the user except the one making this request."""
+        return SessionsRevoked(revoked=await handlers.revoke_other_sessions(caller, deps=deps))
+
+    @post(
+        "/password/change",
+        operation_id="changePassword",
+        status_code=200,
+        responses=problems(400, 401, 403, 429),
+        security=SIGNED_IN,
+    )
+    async def change_password(
+        self, data: PasswordChangeRequest, caller: Caller, deps: Deps
+    ) -> SessionsRevoked:
+        """Change the password (the current one is required); every other session ends."""
+        command = ChangePassword(caller, data.current_password, data.new_password)
+        return SessionsRevoked(revoked=await recovery.change_password(command, deps=deps))
+
+    @patch(
+        "/users/{user_id:uuid}/role",
+        operation_id="changeRole",
+        security=SIGNED_IN,
+        responses=problems(400, 401, 403, 404),
+    )
+    async def change_role(
+        self, user_id: uuid.UUID, data: RoleChangeRequest, caller: Caller, deps: Deps
+    ) -> UserView:
+        """Admins only: give a user the role customer, creator or admin (never their own)."""
+        user = await handlers.change_role(ChangeRole(caller, user_id, data.role), deps=deps)
+        return UserView.of(user)
+
+
+class RecoveryController(Controller):
+    path = "/auth"
+    tags = ["email verification and password reset"]
+
+    @post(
+        "/verify-email/request",
+        operation_id="requestEmailVerification",
+        status_code=202,
+        responses=problems(400, 429),
+    )
+    async def request_verification(self, data: EmailRequest, request: AnyRequest, deps: Deps) -> Accepted:
+        """Mail a new verification link (valid 1 hour) if the address has an unverified account."""
+        await recovery.request_email_verification(
+            RequestEmailVerification(data.email, client_of(request)), deps=deps
+        )
+        return Accepted(detail=MAIL_ACCEPTED)
+
+    @post("/verify-email/confirm", operation_id="confirmEmail", status_code=204, responses=problems(400))
+    async def confirm_verification(self, data: TokenRequest, deps: Deps) -> None:
+        """Mark the address verified with the token from the link (single use)."""
+        await recovery.confirm_email(ConfirmEmail(data.token), deps=deps)
+
+    @post(
+        "/password-reset/request",
+        operation_id="requestPasswordReset",
+        status_code=202,
+        responses=problems(400, 429),
+    )
+    async def request_reset(self, data: EmailRequest, request: AnyRequest, deps: Deps) -> Accepted:
+        """Mail a password reset link (valid 1 hour) if the address has an account."""
+        await recovery.request_password_reset(RequestPasswordReset(data.email, client_of(request)), deps=deps)
+        return Accepted(detail=MAIL_ACCEPTED)
+
+    @post("/password-reset/confirm", operation_id="resetPassword", status_code=204, responses=problems(400))
+    async def reset(self, data: PasswordResetRequest, deps: Deps) -> None:
+        """Set a new password with the token from the link (single use); every session ends."""
+        await recovery.reset_password(ResetPassword(data.token, data.new_password), deps=deps)
+
+
+@get("/.well-known/jwks.json", operation_id="getJwks", tags=["keys"])
+async def jwks(deps: Deps) -> Response[Jwks]:
+    """The keys that verify access tokens: the current one and those retired within the grace period."""
+    published = await deps.keys.published()
+    keys = [Jwk(**key.jwk()) for key in published.values()]
+    cache = {"Cache-Control": f"public, max-age={deps.settings.key_cache_ttl_s}"}
+    return Response(Jwks(keys=keys), headers=cache)
+
+
+ROUTES = [AccountController, RecoveryController, jwks]

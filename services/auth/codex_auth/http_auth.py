@@ -1,0 +1,157 @@
+"""How an HTTP request proves who it is here, and how auth's refusals look on the wire.
+
+A request authenticates with `Authorization: Bearer <access token>` or with the session cookie. A
+cookie is sent by the browser on its own, so a state-changing request that relies on it must come
+from a trusted origin (CSRF): its Origin header (or, failing that, its Referer) must be one of the
+origins CORS allows. SameSite=Lax already keeps the cookie off most cross-site requests; this check
+is the second lock, and it also covers sibling subdomains, which SameSite treats as the same site.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.openapi.datastructures import ResponseSpec
+
+from codex_auth.callers import caller_from_access_token, caller_from_session_token
+from codex_auth.commands import Caller, Client
+from codex_auth.deps import Deps
+from codex_auth.domain import (
+    DomainError,
+    InvalidCredentials,
+    InvalidInput,
+    InvalidToken,
+    NotAuthenticated,
+    NotFound,
+    NotPermitted,
+    RateLimited,
+    WrongPassword,
+)
+from codex_auth.settings import AuthSettings
+from codex_platform.http import PROBLEM_MEDIA_TYPE, Problem, ProblemDetails
+from codex_platform.http.problems import VALIDATION_ERROR_TYPE, handle_exception
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cookie_name(settings: AuthSettings) -> str:
+    # __Host- makes the browser refuse the cookie unless it is Secure, host-only and Path=/, so that
+    # neither plain HTTP nor a sibling subdomain can plant or overwrite it. Plain HTTP in development.
+    return "__Host-codex_session" if settings.secure_cookies else "codex_session"
+
+
+def session_cookie(settings: AuthSettings, token: str, expires_at: datetime, now: datetime) -> Cookie:
+    return Cookie(
+        key=cookie_name(settings),
+        value=token,
+        max_age=max(0, int((expires_at - now).total_seconds())),
+        path="/",
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def cleared_cookie(settings: AuthSettings) -> Cookie:
+    return Cookie(
+        key=cookie_name(settings),
+        value="",
+        max_age=0,
+        expires=0,
+        path="/",
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def client_of(request: Request[Any, Any, Any]) -> Client:
+    # uvicorn has already replaced the peer with X-Forwarded-For when the peer is a trusted proxy
+    # (FORWARDED_ALLOW_IPS), so the address here is the client's, not the gateway's.
+    host = request.client.host if request.client else "unknown"
+    return Client(ip=host, user_agent=request.headers.get("user-agent"))
+
+
+def check_origin(request: Request[Any, Any, Any], settings: AuthSettings, *, required: bool) -> None:
+    """Refuse a request from an origin we do not trust; with `required`, also one that names none."""
+    origin = request.headers.get("origin")
+    if origin is None and (referer := request.headers.get("referer")):
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "null"
+    if origin is None and not required:
+        return
+    if origin not in settings.cors_origins:
+        raise Problem(403, detail="This request must come from a trusted origin (Origin header).")
+
+
+async def provide_caller(request: Request[Any, Any, Any], deps: Deps) -> Caller:
+    """The `caller` dependency: bearer token first, else the session cookie (with the CSRF check)."""
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated("Use 'Authorization: Bearer <access token>'")
+        return await caller_from_access_token(token.strip(), deps=deps)
+    return await provide_cookie_caller(request, deps)
+
+
+async def provide_cookie_caller(request: Request[Any, Any, Any], deps: Deps) -> Caller:
+    """The `cookie_caller` dependency: the session cookie only (refreshing cannot start from a token)."""
+    token = request.cookies.get(cookie_name(deps.settings))
+    if not token:
+        raise NotAuthenticated()
+    if request.method not in _SAFE_METHODS:
+        check_origin(request, deps.settings, required=True)
+    return await caller_from_session_token(token, deps=deps)
+
+
+def _problem(exc: DomainError) -> Problem:
+    detail = str(exc)
+    if isinstance(exc, InvalidInput):
+        error = {"field": exc.field, "source": "body", "message": detail}
+        return Problem(400, "Invalid request", detail, type=VALIDATION_ERROR_TYPE, extra={"errors": [error]})
+    if isinstance(exc, RateLimited):
+        return Problem(429, detail=detail, headers={"Retry-After": str(exc.retry_after_s)})
+    if isinstance(exc, InvalidCredentials | NotAuthenticated):
+        return Problem(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, InvalidToken):
+        return Problem(400, detail=detail, type="urn:codex:problem:invalid-token")
+    if isinstance(exc, WrongPassword):
+        return Problem(400, detail=detail, type="urn:codex:problem:wrong-password")
+    if isinstance(exc, NotPermitted):
+        return Problem(403, detail=detail)
+    if isinstance(exc, NotFound):
+        return Problem(404, detail=detail)
+    return Problem(400, detail=detail)
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Registered for DomainError: the platform's problem details, with auth's status codes."""
+    assert isinstance(exc, DomainError)
+    return handle_exception(request, _problem(exc))
+
+
+_DESCRIPTIONS = {
+    400: "Invalid request (the `errors` member names the fields), invalid or expired token",
+    401: "Not signed in, or wrong email or password",
+    403: "Not allowed (role, or a cookie request from an untrusted origin)",
+    404: "No such resource",
+    429: "Too many attempts; see Retry-After",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem-details answers a route may give."""
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetails,
+            description=_DESCRIPTIONS[status],
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
