@@ -9,8 +9,6 @@ async with Bus(settings.amqp_url) as bus:
 See libs/bus/README.md.
 """
 
-from codex_platform.db import MigrationSource
-
 from codex_bus.bus import Bus
 from codex_bus.consumer import Consumer
 from codex_bus.dead_letter import DeadLetter
@@ -34,6 +32,7 @@ from codex_bus.relay import OutboxRelay, OutboxStats
 from codex_bus.settings import ConsumerSettings
 from codex_bus.subscriptions import Handler, Subscription, subscribe
 from codex_bus.topology import Topology
+from codex_platform.db import MigrationSource
 
 BUS_MIGRATIONS = MigrationSource("bus", "codex_bus.migrations")
 """The outbox and inbox tables: pass first in `migrate(..., sources=[BUS_MIGRATIONS, own])`."""

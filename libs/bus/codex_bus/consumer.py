@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
-from codex_contracts import UnknownContractType, decode_envelope
 
 from codex_bus.failure import Failure
 from codex_bus.headers import attempts_of
@@ -25,6 +24,7 @@ from codex_bus.metrics import CONSUMED, HANDLER_SECONDS
 from codex_bus.settings import ConsumerSettings
 from codex_bus.settlement import Settlement
 from codex_bus.subscriptions import Subscription, subscription_table
+from codex_contracts import UnknownContractType, decode_envelope
 
 if TYPE_CHECKING:
     from codex_bus.bus import Bus

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import aio_pika
 import msgspec
-from codex_platform.logging import redact_text
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -35,6 +34,7 @@ from codex_bus.dead_letter import DeadLetter
 from codex_bus.dlq import DeadLetterQueue
 from codex_bus.dlq import Progress as ProgressCallback
 from codex_bus.errors import BusError
+from codex_platform.logging import redact_text
 
 __all__ = ["main"]
 

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from codex_contracts import Envelope, Event
-
 from codex_bus.errors import check_delay
+from codex_contracts import Envelope, Event
 
 __all__ = ["Message", "MessageBatch", "Verdict"]
 

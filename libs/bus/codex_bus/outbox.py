@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from codex_contracts import Envelope, Event, encode_envelope, new_envelope
-
 from codex_bus._pg import PgConnection
 from codex_bus.errors import MAX_MESSAGE_BYTES, MessageTooLarge, check_delay
+from codex_contracts import Envelope, Event, encode_envelope, new_envelope
 
 __all__ = ["Outbox"]
 

@@ -6,9 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from codex_contracts import Envelope, Event, encode_envelope, new_envelope
-
 from codex_bus.errors import MAX_MESSAGE_BYTES, MessageTooLarge, check_delay
+from codex_contracts import Envelope, Event, encode_envelope, new_envelope
 
 if TYPE_CHECKING:
     from codex_bus.bus import Bus

@@ -15,9 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from codex_contracts import Event
-
 from codex_bus.message import MessageBatch
+from codex_contracts import Event
 
 __all__ = ["Handler", "Subscription", "subscribe", "subscription_table"]
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
-from codex_contracts import Event, new_envelope
-
 from codex_bus.message import Message, MessageBatch
+from codex_contracts import Event, new_envelope
 
 __all__ = ["make_batch", "outcomes"]
 
