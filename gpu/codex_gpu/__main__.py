@@ -8,8 +8,7 @@ once (RunPod's local mode).
 from __future__ import annotations
 
 import logging
-
-import runpod
+import os
 
 from codex_gpu import encoders
 from codex_gpu.handler import handler
@@ -17,6 +16,11 @@ from codex_gpu.settings import Settings
 
 
 def main() -> None:
+    # The SDK logs at DEBUG by default, and at DEBUG it prints whole jobs: presigned URLs, signatures
+    # included. Its logger reads the level when runpod is first imported, hence the late import.
+    os.environ.setdefault("RUNPOD_LOG_LEVEL", "INFO")
+    import runpod
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     choice = encoders.choose(Settings.from_env())  # probe NVENC/NVDEC once, before the first job
     logging.getLogger("codex_gpu").info(

@@ -18,8 +18,8 @@ from typing import Any
 
 import av
 import msgspec
-from codex_contracts.transcode import Rendition, Thumbnail, Timings, TranscodeJobV1, TranscodeResultV1
 
+from codex_contracts.transcode import Rendition, Thumbnail, Timings, TranscodeJobV1, TranscodeResultV1
 from codex_gpu import encoders
 from codex_gpu.errors import TranscodeFailed
 from codex_gpu.ladder import plan_ladder

@@ -18,6 +18,7 @@ import av.error
 from av.audio.resampler import AudioResampler
 from av.codec.hwaccel import HWAccel
 from av.stream import Disposition
+from av.video.frame import PictureType
 
 from codex_gpu.encoders import NVENC, X264, CodecChoice, video_options
 from codex_gpu.errors import TranscodeFailed
@@ -206,6 +207,10 @@ class _DecodeLoop:
         self._last_pts = pts
         frame = self.upright(frame)
         frame.pts, frame.time_base = pts, self.time_base
+        # Decoders tag frames with the source's picture type, and libx264 and NVENC obey an I tag as a
+        # forced keyframe: an all-intra source (or one read from rawvideo) would come out all-intra.
+        # The ffmpeg CLI clears it the same way; our keyframes come from the 2 s GOP alone.
+        frame.pict_type = PictureType.NONE
         for writer in self.writers:
             writer.put(frame)
         self._frames += 1

@@ -13,8 +13,8 @@ from pathlib import Path
 import av
 import av.error
 from av.stream import Disposition
-from codex_contracts.transcode import Limits
 
+from codex_contracts.transcode import Limits
 from codex_gpu import mp4
 from codex_gpu.errors import TranscodeFailed
 
