@@ -41,6 +41,7 @@ async def caller_from_access_token(token: str, *, deps: Deps) -> Caller:
             await deps.keys.published(),
             issuer=deps.settings.jwt_issuer,
             audience=deps.settings.jwt_audience,
+            leeway_s=deps.settings.jwt_leeway_s,
         )
         session_id = uuid.UUID(principal.session_id or "")
     except TokenRejected as exc:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeAlias
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import Provide
+from litestar.params import SkipValidation
 
 from codex_auth import handlers, recovery
 from codex_auth.commands import (
@@ -53,6 +54,9 @@ from codex_auth.payloads import (
 from codex_platform.http.auth import BEARER_SCHEME_NAME
 
 AnyRequest = Request[Any, Any, Any]
+# Dependencies we build ourselves: Litestar need not (and, for asyncpg's pool, cannot) validate them.
+DepsParam: TypeAlias = SkipValidation[Deps]
+CallerParam: TypeAlias = SkipValidation[Caller]
 # Token responses must not be stored by any cache (RFC 6749, section 5.1).
 NO_STORE = {"Cache-Control": "no-store"}
 COOKIE_SCHEME_NAME = "sessionCookie"
@@ -82,7 +86,7 @@ class AccountController(Controller):
     }
 
     @post("/signup", operation_id="signUp", status_code=202, responses=problems(400, 403, 429))
-    async def sign_up(self, data: SignUpRequest, request: AnyRequest, deps: Deps) -> Accepted:
+    async def sign_up(self, data: SignUpRequest, request: AnyRequest, deps: DepsParam) -> Accepted:
         """Create an account (role customer) and mail a verification link. An address that already
         has an account gets the same answer, and its owner a mail saying someone tried."""
         check_origin(request, deps.settings, required=False)
@@ -91,7 +95,7 @@ class AccountController(Controller):
         return Accepted(detail=SIGNUP_ACCEPTED)
 
     @post("/login", operation_id="logIn", status_code=200, responses=problems(400, 401, 403, 429))
-    async def log_in(self, data: LogInRequest, request: AnyRequest, deps: Deps) -> Response[AccessToken]:
+    async def log_in(self, data: LogInRequest, request: AnyRequest, deps: DepsParam) -> Response[AccessToken]:
         """Start a session: sets the session cookie and returns a 15-minute access token."""
         check_origin(request, deps.settings, required=False)
         grant = await handlers.log_in(LogIn(data.email, data.password, client_of(request)), deps=deps)
@@ -105,13 +109,15 @@ class AccountController(Controller):
         responses=problems(401, 403),
         security=COOKIE_ONLY,
     )
-    async def refresh(self, request: AnyRequest, cookie_caller: Caller, deps: Deps) -> Response[AccessToken]:
+    async def refresh(
+        self, request: AnyRequest, cookie_caller: CallerParam, deps: DepsParam
+    ) -> Response[AccessToken]:
         """A new access token from the session cookie; the cookie is renewed with the session."""
         grant = await handlers.refresh(cookie_caller, deps=deps)
         return _token_response(grant, request.cookies[cookie_name(deps.settings)], deps)
 
     @post("/logout", operation_id="logOut", status_code=204, responses=problems(403), security=SIGNED_IN)
-    async def log_out(self, request: AnyRequest, deps: Deps) -> Response[None]:
+    async def log_out(self, request: AnyRequest, deps: DepsParam) -> Response[None]:
         """End this session (cookie or bearer token's session) and clear the cookie."""
         try:
             caller = await provide_caller(request, deps)
@@ -122,12 +128,12 @@ class AccountController(Controller):
         return Response(None, status_code=204, cookies=[cleared_cookie(deps.settings)])
 
     @get("/me", operation_id="getMe", security=SIGNED_IN, responses=problems(401))
-    async def me(self, caller: Caller) -> UserView:
+    async def me(self, caller: CallerParam) -> UserView:
         """The signed-in user."""
         return UserView.of(caller.user)
 
     @get("/sessions", operation_id="listSessions", security=SIGNED_IN, responses=problems(401))
-    async def sessions(self, caller: Caller, deps: Deps) -> SessionList:
+    async def sessions(self, caller: CallerParam, deps: DepsParam) -> SessionList:
         """The user's active sessions, newest first; `current` marks the one making this request."""
         sessions = await handlers.list_sessions(caller, deps=deps)
         return SessionList(sessions=[SessionView.of(s, caller.session.id) for s in sessions])
@@ -138,7 +144,7 @@ class AccountController(Controller):
         security=SIGNED_IN,
         responses=problems(400, 401, 403, 404),
     )
-    async def revoke_session(self, session_id: uuid.UUID, caller: Caller, deps: Deps) -> None:
+    async def revoke_session(self, session_id: uuid.UUID, caller: CallerParam, deps: DepsParam) -> None:
         """End one of the user's sessions (this one included)."""
         await handlers.revoke_session(RevokeSession(caller, session_id), deps=deps)
 
@@ -149,7 +155,7 @@ class AccountController(Controller):
         responses=problems(401, 403),
         security=SIGNED_IN,
     )
-    async def revoke_others(self, caller: Caller, deps: Deps) -> SessionsRevoked:
+    async def revoke_others(self, caller: CallerParam, deps: DepsParam) -> SessionsRevoked:
         """End every session of the user except the one making this request."""
         return SessionsRevoked(revoked=await handlers.revoke_other_sessions(caller, deps=deps))
 
@@ -161,7 +167,7 @@ class AccountController(Controller):
         security=SIGNED_IN,
     )
     async def change_password(
-        self, data: PasswordChangeRequest, caller: Caller, deps: Deps
+        self, data: PasswordChangeRequest, caller: CallerParam, deps: DepsParam
     ) -> SessionsRevoked:
         """Change the password (the current one is required); every other session ends."""
         command = ChangePassword(caller, data.current_password, data.new_password)
@@ -174,7 +180,7 @@ class AccountController(Controller):
         responses=problems(400, 401, 403, 404),
     )
     async def change_role(
-        self, user_id: uuid.UUID, data: RoleChangeRequest, caller: Caller, deps: Deps
+        self, user_id: uuid.UUID, data: RoleChangeRequest, caller: CallerParam, deps: DepsParam
     ) -> UserView:
         """Admins only: give a user the role customer, creator or admin (never their own)."""
         user = await handlers.change_role(ChangeRole(caller, user_id, data.role), deps=deps)
@@ -191,7 +197,9 @@ class RecoveryController(Controller):
         status_code=202,
         responses=problems(400, 429),
     )
-    async def request_verification(self, data: EmailRequest, request: AnyRequest, deps: Deps) -> Accepted:
+    async def request_verification(
+        self, data: EmailRequest, request: AnyRequest, deps: DepsParam
+    ) -> Accepted:
         """Mail a new verification link (valid 1 hour) if the address has an unverified account."""
         await recovery.request_email_verification(
             RequestEmailVerification(data.email, client_of(request)), deps=deps
@@ -199,7 +207,7 @@ class RecoveryController(Controller):
         return Accepted(detail=MAIL_ACCEPTED)
 
     @post("/verify-email/confirm", operation_id="confirmEmail", status_code=204, responses=problems(400))
-    async def confirm_verification(self, data: TokenRequest, deps: Deps) -> None:
+    async def confirm_verification(self, data: TokenRequest, deps: DepsParam) -> None:
         """Mark the address verified with the token from the link (single use)."""
         await recovery.confirm_email(ConfirmEmail(data.token), deps=deps)
 
@@ -209,19 +217,19 @@ class RecoveryController(Controller):
         status_code=202,
         responses=problems(400, 429),
     )
-    async def request_reset(self, data: EmailRequest, request: AnyRequest, deps: Deps) -> Accepted:
+    async def request_reset(self, data: EmailRequest, request: AnyRequest, deps: DepsParam) -> Accepted:
         """Mail a password reset link (valid 1 hour) if the address has an account."""
         await recovery.request_password_reset(RequestPasswordReset(data.email, client_of(request)), deps=deps)
         return Accepted(detail=MAIL_ACCEPTED)
 
     @post("/password-reset/confirm", operation_id="resetPassword", status_code=204, responses=problems(400))
-    async def reset(self, data: PasswordResetRequest, deps: Deps) -> None:
+    async def reset(self, data: PasswordResetRequest, deps: DepsParam) -> None:
         """Set a new password with the token from the link (single use); every session ends."""
         await recovery.reset_password(ResetPassword(data.token, data.new_password), deps=deps)
 
 
 @get("/.well-known/jwks.json", operation_id="getJwks", tags=["keys"])
-async def jwks(deps: Deps) -> Response[Jwks]:
+async def jwks(deps: DepsParam) -> Response[Jwks]:
     """The keys that verify access tokens: the current one and those retired within the grace period."""
     published = await deps.keys.published()
     keys = [Jwk(**key.jwk()) for key in published.values()]

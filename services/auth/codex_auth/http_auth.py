@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import SkipValidation
 
 from codex_auth.callers import caller_from_access_token, caller_from_session_token
 from codex_auth.commands import Caller, Client
@@ -88,7 +89,7 @@ def check_origin(request: Request[Any, Any, Any], settings: AuthSettings, *, req
         raise Problem(403, detail="This request must come from a trusted origin (Origin header).")
 
 
-async def provide_caller(request: Request[Any, Any, Any], deps: Deps) -> Caller:
+async def provide_caller(request: Request[Any, Any, Any], deps: SkipValidation[Deps]) -> Caller:
     """The `caller` dependency: bearer token first, else the session cookie (with the CSRF check)."""
     authorization = request.headers.get("authorization")
     if authorization is not None:
@@ -99,7 +100,7 @@ async def provide_caller(request: Request[Any, Any, Any], deps: Deps) -> Caller:
     return await provide_cookie_caller(request, deps)
 
 
-async def provide_cookie_caller(request: Request[Any, Any, Any], deps: Deps) -> Caller:
+async def provide_cookie_caller(request: Request[Any, Any, Any], deps: SkipValidation[Deps]) -> Caller:
     """The `cookie_caller` dependency: the session cookie only (refreshing cannot start from a token)."""
     token = request.cookies.get(cookie_name(deps.settings))
     if not token:

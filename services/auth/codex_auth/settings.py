@@ -39,6 +39,8 @@ class AuthSettings(BaseSettings, frozen=True, kw_only=True):
     jwt_issuer: str = "urn:codex:auth"
     jwt_audience: str = "codex"
     access_token_ttl_s: Positive = 15 * 60
+    jwt_leeway_s: Annotated[int, msgspec.Meta(ge=0)] = 30
+    """Clock skew that verifiers tolerate (codex_platform's JwtVerifier default)."""
     key_cache_ttl_s: Positive = 30
     """How long a replica signs with and publishes the key ring it read, before reading it again."""
 
