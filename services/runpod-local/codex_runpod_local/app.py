@@ -7,10 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from codex_platform.http import create_app as create_platform_app
 from litestar import Litestar
 from litestar.di import Provide
 
+from codex_platform.http import create_app as create_platform_app
 from codex_runpod_local.http import AdminController, CloudController, WorkerController, error_handlers
 from codex_runpod_local.runtime import Endpoints
 from codex_runpod_local.settings import Settings

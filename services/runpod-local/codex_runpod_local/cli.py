@@ -9,7 +9,6 @@ import socket
 import sys
 
 from codex_platform.settings import SettingsError
-
 from codex_runpod_local.settings import Settings
 from codex_runpod_local.workers import worker_env
 
@@ -50,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve_forever(settings: Settings) -> int:
     import uvicorn
-    from codex_platform.logging import configure_logging_from
 
+    from codex_platform.logging import configure_logging_from
     from codex_runpod_local.app import create_app
 
     configure_logging_from(settings, "runpod-local")

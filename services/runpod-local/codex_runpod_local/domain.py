@@ -118,6 +118,21 @@ def new_job_id(sync: bool) -> str:
     return f"{'sync-' if sync else ''}{uuid.uuid4()}-u1"
 
 
+@dataclass
+class StopSignal:
+    """A worker must stop a job (cancelled, timed out). Re-sent until the worker shows it stopped:
+    the SDK drops a signal that arrives between its job-take and the start of the job's task."""
+
+    job_id: str
+    since: float
+    sent_at: float | None = None
+
+
+STOP_RESEND_S = 1.0
+STOP_GRACE_S = 2.0  # a heartbeat this fresh may predate the job; it proves nothing yet
+STOP_GIVE_UP_S = 30.0
+
+
 @dataclass(frozen=True)
 class Transition:
     """A job reached a terminal state; the runtime sends its webhook and stops its worker."""
@@ -135,7 +150,7 @@ class JobBook:
     sync_retention_s: float
     jobs: dict[str, Job] = field(default_factory=dict)
     queue: deque[str] = field(default_factory=deque)
-    stop_signals: dict[str, list[str]] = field(default_factory=dict)
+    stop_signals: dict[str, dict[str, StopSignal]] = field(default_factory=dict)
     retried: int = 0
 
     # ---- clients ----
@@ -206,6 +221,7 @@ class JobBook:
     ) -> Transition | None:
         """A worker's job-done. Results for a job it no longer holds (cancelled, timed out, retried
         elsewhere, forgotten) are ignored, as the cloud ignores a late worker."""
+        self.stop_signals.get(worker_id, {}).pop(job_id, None)  # it is not running it any more
         job = self.jobs.get(job_id)
         if job is None or job.status is not JobStatus.IN_PROGRESS or job.worker_id != worker_id:
             return None
@@ -226,8 +242,24 @@ class JobBook:
         job.stream.append(partial)
         return True
 
-    def take_stop_signals(self, worker_id: str) -> list[str]:
-        return self.stop_signals.pop(worker_id, [])
+    def take_stop_signals(self, worker_id: str, now: float) -> list[str]:
+        """The jobs this worker must stop now: new signals, and old ones due to be sent again."""
+        pending = self.stop_signals.get(worker_id, {})
+        due = []
+        for signal in list(pending.values()):
+            if now - signal.since >= STOP_GIVE_UP_S:
+                del pending[signal.job_id]
+            elif signal.sent_at is None or now - signal.sent_at >= STOP_RESEND_S:
+                signal.sent_at = now
+                due.append(signal.job_id)
+        return due
+
+    def worker_running(self, worker_id: str, job_ids: set[str], now: float) -> None:
+        """A worker's heartbeat listed the jobs it runs: a stop signal for any other job is done."""
+        pending = self.stop_signals.get(worker_id, {})
+        for signal in list(pending.values()):
+            if signal.job_id not in job_ids and now - signal.since >= STOP_GRACE_S:
+                del pending[signal.job_id]
 
     def worker_jobs(self, worker_id: str) -> list[str]:
         return [
@@ -282,7 +314,7 @@ class JobBook:
         job.forget_at = now + retention
         if status is JobStatus.CANCELLED or status is JobStatus.TIMED_OUT:
             if running_on is not None:
-                self.stop_signals.setdefault(running_on, []).append(job.id)
+                self.stop_signals.setdefault(running_on, {})[job.id] = StopSignal(job.id, since=now)
             return Transition(job, stop_worker=running_on)
         return Transition(job)
 

@@ -264,9 +264,14 @@ class WorkerController(Controller):
 
     @get("/ping/{worker_id:str}", operation_id="workerPing")
     async def ping(
-        self, endpoint_id: PathParam, worker_id: PathParam, endpoints: EndpointsDep
+        self,
+        endpoint_id: PathParam,
+        worker_id: PathParam,
+        endpoints: EndpointsDep,
+        job_id: Annotated[str | None, QueryParameter(name="job_id")] = None,
     ) -> dict[str, Any]:
-        endpoints.ping(endpoint_id, worker_id)
+        # The SDK's heartbeat lists the jobs the worker runs, comma-separated (absent when none).
+        endpoints.ping(endpoint_id, worker_id, {j for j in (job_id or "").split(",") if j})
         return {}
 
 

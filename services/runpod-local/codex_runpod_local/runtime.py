@@ -147,7 +147,7 @@ class Endpoints:
         book = self.book(endpoint_id)
         self._seen(endpoint_id, worker_id)
         signals = await self._wait(
-            lambda: book.take_stop_signals(worker_id) or None, self.settings.worker_poll_wait_s
+            lambda: book.take_stop_signals(worker_id, self.clock()) or None, self.settings.worker_poll_wait_s
         )
         return signals or []
 
@@ -170,8 +170,8 @@ class Endpoints:
         self._seen(endpoint_id, worker_id)
         return self.book(endpoint_id).add_stream(job_id, worker_id, partial)
 
-    def ping(self, endpoint_id: str, worker_id: str) -> None:
-        self.book(endpoint_id)
+    def ping(self, endpoint_id: str, worker_id: str, running: set[str]) -> None:
+        self.book(endpoint_id).worker_running(worker_id, running, self.clock())
         self._seen(endpoint_id, worker_id)
         self.pings[(endpoint_id, worker_id)] = self.pings.get((endpoint_id, worker_id), 0) + 1
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+
 from codex_platform.settings import BaseSettings, Port, SettingsError, load_settings
 
 PREFIX = "CODEX_RUNPOD_LOCAL_"

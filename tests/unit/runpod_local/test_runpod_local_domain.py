@@ -1,6 +1,7 @@
 """The job state machine of the local RunPod endpoint: pure, with an explicit clock."""
 
 import pytest
+
 from codex_runpod_local.domain import (
     Job,
     JobBook,
@@ -133,8 +134,35 @@ def test_cancelling_a_running_job_signals_its_worker_once() -> None:
     b.take("w1", now=0)
     transition = b.cancel(job.id, now=1)
     assert transition is not None and transition.stop_worker == "w1"
-    assert b.take_stop_signals("w1") == [job.id]
-    assert b.take_stop_signals("w1") == []
+    assert b.take_stop_signals("w1", now=1) == [job.id]
+    assert b.take_stop_signals("w1", now=1.5) == []
+    assert b.take_stop_signals("w2", now=1.5) == []
+
+
+def test_a_stop_signal_is_resent_until_the_workers_heartbeat_no_longer_lists_the_job() -> None:
+    # The SDK loses a signal that arrives before the job's task exists; the cloud's worker would too.
+    b = book()
+    job = submit(b)
+    b.take("w1", now=0)
+    b.cancel(job.id, now=10)
+    assert b.take_stop_signals("w1", now=10) == [job.id]
+    assert b.take_stop_signals("w1", now=11) == [job.id]
+    b.worker_running("w1", set(), now=11.5)  # too soon after the signal to prove anything
+    b.worker_running("w1", {job.id}, now=12.5)  # still running it
+    assert b.take_stop_signals("w1", now=12.5) == [job.id]
+    b.worker_running("w1", set(), now=13)
+    assert b.take_stop_signals("w1", now=14) == []
+
+
+def test_a_stop_signal_ends_with_the_workers_result_or_after_a_while() -> None:
+    b = book()
+    late, stuck = submit(b), submit(b)
+    b.take("w1", now=0, limit=2)
+    b.cancel(late.id, now=1)
+    b.cancel(stuck.id, now=1)
+    b.finish(late.id, "w1", {"output": "late"}, now=2)
+    assert b.take_stop_signals("w1", now=2) == [stuck.id]
+    assert b.take_stop_signals("w1", now=31) == []
 
 
 def test_cancelling_a_finished_job_changes_nothing() -> None:
@@ -180,7 +208,7 @@ def test_a_job_past_its_execution_timeout_times_out_and_its_worker_is_told() -> 
     [transition] = b.tick(3.0)
     assert transition.job is job and transition.stop_worker == "w1"
     assert job.status is JobStatus.TIMED_OUT and job.error
-    assert b.take_stop_signals("w1") == [job.id]
+    assert b.take_stop_signals("w1", now=3) == [job.id]
     b.retry(job.id, now=4)
     assert job.status is JobStatus.IN_QUEUE
 

@@ -2,6 +2,7 @@
 
 import msgspec
 import pytest
+
 from codex_platform.settings import SettingsError
 from codex_runpod_local.faults import NO_FAULTS, FaultBook, FaultRuleSpec, Faults
 from codex_runpod_local.settings import Settings

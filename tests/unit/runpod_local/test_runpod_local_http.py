@@ -5,9 +5,10 @@ from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
+
 from codex_runpod_local.app import create_app
 from codex_runpod_local.settings import Settings
-from litestar.testing import AsyncTestClient
 
 KEY = "unit-key"
 BEARER = {"Authorization": f"Bearer {KEY}"}
