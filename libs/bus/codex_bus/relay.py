@@ -194,7 +194,11 @@ class OutboxRelay:
                 log.warning(
                     "bus.outbox_relay_failed", schema=self._schema, error=f"{type(exc).__name__}: {exc}"
                 )
-                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+                await asyncio.sleep(min(0.05 * 2**failures, 5.0))
+                # A lost broker connection comes back by itself: wait for it rather than spin.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(30):
+                        await self._bus.ready()
                 continue
             if sent < self.batch_size:
                 with contextlib.suppress(TimeoutError):
