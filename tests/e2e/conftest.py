@@ -291,3 +291,53 @@ def runpod_local_factory(tmp_path: Path) -> Iterator[Callable[..., RunpodLocal]]
     yield start
     for server in started:
         server.stop()
+
+
+# ---- a presigned-URL stand-in for the transcode worker ----
+
+
+@dataclass
+class RunpodMediaStore:
+    """GET and PUT of objects over plain HTTP, as the worker uses presigned S3 URLs."""
+
+    port: int = 0
+    objects: dict[str, bytes] = field(default_factory=dict)
+
+    def url(self, key: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{key}?X-Amz-Signature=e2e-not-a-secret"
+
+
+@pytest.fixture
+def runpod_media_store() -> Iterator[RunpodMediaStore]:
+    store = RunpodMediaStore()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _key(self) -> str:
+            return self.path.split("?", 1)[0].lstrip("/")
+
+        def _reply(self, status: int, body: bytes = b"") -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            body = store.objects.get(self._key())
+            self._reply(200, body) if body is not None else self._reply(404)
+
+        def do_PUT(self) -> None:
+            store.objects[self._key()] = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self._reply(200)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    store.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield store
+    server.shutdown()
+    server.server_close()

@@ -76,6 +76,7 @@ class Job:
     finished_at: float | None = None
     worker_id: str | None = None
     output: Any = _NO_OUTPUT
+    progress: Any = _NO_OUTPUT  # the last progress_update, shown as `output` while IN_PROGRESS
     error: str | None = None
     retries: int = 0
     stream: list[Any] = field(default_factory=list)
@@ -97,6 +98,8 @@ class Job:
             body["workerId"] = self.worker_id
         if self.has_output:
             body["output"] = self.output
+        elif self.status is JobStatus.IN_PROGRESS and self.progress is not _NO_OUTPUT:
+            body["output"] = self.progress
         if self.error is not None:
             body["error"] = self.error
         return body
@@ -180,7 +183,7 @@ class JobBook:
         job.status = JobStatus.IN_QUEUE
         job.queued_at = now
         job.started_at = job.finished_at = job.worker_id = job.error = job.forget_at = None
-        job.output = _NO_OUTPUT
+        job.output = job.progress = _NO_OUTPUT
         job.stream.clear()
         job.retries += 1
         self.retried += 1
@@ -234,6 +237,15 @@ class JobBook:
         if "output" in result and not drop_output:
             job.output = result["output"]
         return self._end(job, JobStatus.COMPLETED, now)
+
+    def report_progress(self, job_id: str, worker_id: str, progress: Any) -> bool:
+        """`runpod.serverless.progress_update`: posted to job-done with status IN_PROGRESS, from a
+        thread of its own, so one may land after the final result; then it is ignored."""
+        job = self.jobs.get(job_id)
+        if job is None or job.status is not JobStatus.IN_PROGRESS or job.worker_id != worker_id:
+            return False
+        job.progress = progress
+        return True
 
     def add_stream(self, job_id: str, worker_id: str, partial: Any) -> bool:
         job = self.jobs.get(job_id)

@@ -155,6 +155,8 @@ class Endpoints:
         self.tick()
         book = self.book(endpoint_id)
         self._seen(endpoint_id, worker_id)
+        if result.get("status") == "IN_PROGRESS":
+            return book.report_progress(job_id, worker_id, result.get("output"))
         job = book.jobs.get(job_id)
         faults = self.faults.for_job(job_id, job.faults) if job else Faults()
         transition = book.finish(

@@ -284,3 +284,14 @@ def test_stream_partials_are_kept_for_the_running_job_only() -> None:
     assert b.add_stream(job.id, "w1", {"p": 1})
     assert not b.add_stream(job.id, "w2", {"p": 2})
     assert job.stream == [{"p": 1}]
+
+
+def test_progress_shows_as_output_while_running_and_gives_way_to_the_result() -> None:
+    b = book()
+    job = submit(b)
+    b.take("w1", now=0)
+    assert b.report_progress(job.id, "w1", {"stage": "transcode", "percent": 40})
+    assert job.status_body(1)["output"] == {"stage": "transcode", "percent": 40}
+    b.finish(job.id, "w1", {}, now=2)
+    assert job.status is JobStatus.COMPLETED and "output" not in job.status_body(2)
+    assert not b.report_progress(job.id, "w1", {"percent": 90})  # a straggler from its thread

@@ -93,6 +93,17 @@ async def test_the_worker_loop_routes_carry_a_job_to_completed(client: AsyncTest
     assert {"delayTime", "executionTime"} <= body.keys()
 
 
+async def test_a_progress_update_posted_to_job_done_keeps_the_job_running(client: AsyncTestClient) -> None:
+    # what runpod.serverless.progress_update sends, to the job-done URL
+    job_id = await run(client)
+    await take(client)
+    await done(client, job_id, {"status": "IN_PROGRESS", "output": {"percent": 50}})
+    body = await status(client, job_id)
+    assert body["status"] == "IN_PROGRESS" and body["output"] == {"percent": 50}
+    await done(client, job_id, {"output": {"final": True}})
+    assert (await status(client, job_id))["output"] == {"final": True}
+
+
 async def test_job_take_answers_204_when_the_queue_is_empty(client: AsyncTestClient) -> None:
     assert await take(client) is None
 
