@@ -7,7 +7,7 @@ from typing import Any, TypeAlias
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import Provide
-from litestar.params import SkipValidation
+from litestar.params import FromPath, JSONBody, SkipValidation
 
 from codex_auth import handlers, recovery
 from codex_auth.commands import (
@@ -86,7 +86,7 @@ class AccountController(Controller):
     }
 
     @post("/signup", operation_id="signUp", status_code=202, responses=problems(400, 403, 429))
-    async def sign_up(self, data: SignUpRequest, request: AnyRequest, deps: DepsParam) -> Accepted:
+    async def sign_up(self, data: JSONBody[SignUpRequest], request: AnyRequest, deps: DepsParam) -> Accepted:
         """Create an account (role customer) and mail a verification link. An address that already
         has an account gets the same answer, and its owner a mail saying someone tried."""
         check_origin(request, deps.settings, required=False)
@@ -95,7 +95,9 @@ class AccountController(Controller):
         return Accepted(detail=SIGNUP_ACCEPTED)
 
     @post("/login", operation_id="logIn", status_code=200, responses=problems(400, 401, 403, 429))
-    async def log_in(self, data: LogInRequest, request: AnyRequest, deps: DepsParam) -> Response[AccessToken]:
+    async def log_in(
+        self, data: JSONBody[LogInRequest], request: AnyRequest, deps: DepsParam
+    ) -> Response[AccessToken]:
         """Start a session: sets the session cookie and returns a 15-minute access token."""
         check_origin(request, deps.settings, required=False)
         grant = await handlers.log_in(LogIn(data.email, data.password, client_of(request)), deps=deps)
@@ -144,7 +146,9 @@ class AccountController(Controller):
         security=SIGNED_IN,
         responses=problems(400, 401, 403, 404),
     )
-    async def revoke_session(self, session_id: uuid.UUID, caller: CallerParam, deps: DepsParam) -> None:
+    async def revoke_session(
+        self, session_id: FromPath[uuid.UUID], caller: CallerParam, deps: DepsParam
+    ) -> None:
         """End one of the user's sessions (this one included)."""
         await handlers.revoke_session(RevokeSession(caller, session_id), deps=deps)
 
@@ -167,7 +171,7 @@ class AccountController(Controller):
         security=SIGNED_IN,
     )
     async def change_password(
-        self, data: PasswordChangeRequest, caller: CallerParam, deps: DepsParam
+        self, data: JSONBody[PasswordChangeRequest], caller: CallerParam, deps: DepsParam
     ) -> SessionsRevoked:
         """Change the password (the current one is required); every other session ends."""
         command = ChangePassword(caller, data.current_password, data.new_password)
@@ -180,7 +184,11 @@ class AccountController(Controller):
         responses=problems(400, 401, 403, 404),
     )
     async def change_role(
-        self, user_id: uuid.UUID, data: RoleChangeRequest, caller: CallerParam, deps: DepsParam
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[RoleChangeRequest],
+        caller: CallerParam,
+        deps: DepsParam,
     ) -> UserView:
         """Admins only: give a user the role customer, creator or admin (never their own)."""
         user = await handlers.change_role(ChangeRole(caller, user_id, data.role), deps=deps)
@@ -198,7 +206,7 @@ class RecoveryController(Controller):
         responses=problems(400, 429),
     )
     async def request_verification(
-        self, data: EmailRequest, request: AnyRequest, deps: DepsParam
+        self, data: JSONBody[EmailRequest], request: AnyRequest, deps: DepsParam
     ) -> Accepted:
         """Mail a new verification link (valid 1 hour) if the address has an unverified account."""
         await recovery.request_email_verification(
@@ -207,7 +215,7 @@ class RecoveryController(Controller):
         return Accepted(detail=MAIL_ACCEPTED)
 
     @post("/verify-email/confirm", operation_id="confirmEmail", status_code=204, responses=problems(400))
-    async def confirm_verification(self, data: TokenRequest, deps: DepsParam) -> None:
+    async def confirm_verification(self, data: JSONBody[TokenRequest], deps: DepsParam) -> None:
         """Mark the address verified with the token from the link (single use)."""
         await recovery.confirm_email(ConfirmEmail(data.token), deps=deps)
 
@@ -217,13 +225,15 @@ class RecoveryController(Controller):
         status_code=202,
         responses=problems(400, 429),
     )
-    async def request_reset(self, data: EmailRequest, request: AnyRequest, deps: DepsParam) -> Accepted:
+    async def request_reset(
+        self, data: JSONBody[EmailRequest], request: AnyRequest, deps: DepsParam
+    ) -> Accepted:
         """Mail a password reset link (valid 1 hour) if the address has an account."""
         await recovery.request_password_reset(RequestPasswordReset(data.email, client_of(request)), deps=deps)
         return Accepted(detail=MAIL_ACCEPTED)
 
     @post("/password-reset/confirm", operation_id="resetPassword", status_code=204, responses=problems(400))
-    async def reset(self, data: PasswordResetRequest, deps: DepsParam) -> None:
+    async def reset(self, data: JSONBody[PasswordResetRequest], deps: DepsParam) -> None:
         """Set a new password with the token from the link (single use); every session ends."""
         await recovery.reset_password(ResetPassword(data.token, data.new_password), deps=deps)
 

@@ -1,0 +1,108 @@
+"""Drive a running auth service like its users would: over HTTP, reading the mails it writes."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from litestar import Litestar
+
+from codex_auth.deps import Deps
+from codex_auth.settings import AuthSettings
+
+PASSWORD = "correct horse battery"
+TRUSTED_ORIGIN = "http://localhost:8080"
+# Cheap argon2 parameters: the tests are about the rules, not the cost (the bench measures that).
+CHEAP_HASHES: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
+
+
+@asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a free local port (lifespan included); yields its base URL.
+
+    X-Forwarded-For is trusted from anyone here, so that tests can speak for several client addresses.
+    """
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_config=None, lifespan="on", forwarded_allow_ips="*"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped it
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class AuthHarness:
+    """One running auth service and what a test needs to drive it like a user would."""
+
+    def __init__(self, app: Litestar, url: str, settings: AuthSettings, mail_folder: Path) -> None:
+        self.app = app
+        self.url = url
+        self.settings = settings
+        self.mail_folder = mail_folder
+
+    @property
+    def deps(self) -> Deps:
+        deps: Deps = self.app.state.deps
+        return deps
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=30, **kwargs)
+
+    async def sign_up(
+        self, client: httpx.AsyncClient, email: str, password: str = PASSWORD, name: str = "Ada"
+    ) -> httpx.Response:
+        body = {"email": email, "password": password, "display_name": name}
+        return await client.post("/auth/signup", json=body)
+
+    async def log_in(self, client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+        return await client.post("/auth/login", json={"email": email, "password": password})
+
+    async def account(self, email: str, password: str = PASSWORD) -> tuple[httpx.AsyncClient, str]:
+        """A signed-up, signed-in user: a client holding the session cookie, and an access token."""
+        client = self.client(headers={"Origin": TRUSTED_ORIGIN})
+        assert (await self.sign_up(client, email, password)).status_code == 202
+        response = await self.log_in(client, email, password)
+        assert response.status_code == 200, response.text
+        return client, response.json()["access_token"]
+
+    async def mails(self, to: str | None = None) -> list[EmailMessage]:
+        """Every mail sent so far (oldest first), after the ones still in flight are written."""
+        await self.deps.mail.drain()
+        messages = []
+        for path in sorted(self.mail_folder.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+            assert isinstance(message, EmailMessage)
+            if to is None or message["To"] == to:
+                messages.append(message)
+        return messages
+
+    async def link_token(self, to: str, path: str) -> str:
+        """The token of the latest mailed link to `path` (e.g. /verify-email) sent to `to`."""
+        for message in reversed(await self.mails(to)):
+            body = message.get_body(("plain",))
+            assert body is not None
+            found = re.search(re.escape(path) + r"#token=([A-Za-z0-9_\-]+)", body.get_content())
+            if found:
+                return found.group(1)
+        raise AssertionError(f"no mail to {to} with a {path} link")
+
+    async def sql(self, query: str, *args: Any) -> Any:
+        async with self.deps.pool.acquire() as conn:
+            return await conn.fetch(query, *args)
