@@ -71,7 +71,7 @@ def serve_forever(settings: Settings) -> int:
         port=settings.port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=max(1, int(settings.worker_poll_wait_s) + 1),
+        timeout_graceful_shutdown=5,  # held polls were released above; nothing else is long
     )
     Server(config).run()
     return 0

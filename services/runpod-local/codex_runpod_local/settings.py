@@ -43,8 +43,9 @@ class Settings(BaseSettings, frozen=True, kw_only=True):
     webhook_interval_s: float = 10.0
     webhook_timeout_s: float = 10.0
 
-    # how long job-take and job-stop hold a worker's poll open before answering 204
-    worker_poll_wait_s: float = 5.0
+    # How long job-take and job-stop hold a worker's poll open before answering 204. Long, as in the
+    # cloud: a job or a stop signal answers a held poll at once, and shutdown releases them all.
+    worker_poll_wait_s: float = 20.0
     # a worker seen (poll, ping or result) within this window counts in /health
     worker_seen_window_s: float = 30.0
     sweep_interval_s: float = 0.5
