@@ -56,6 +56,7 @@ class AuthHarness:
         self.url = url
         self.settings = settings
         self.mail_folder = mail_folder
+        self._clients: list[httpx.AsyncClient] = []
 
     @property
     def deps(self) -> Deps:
@@ -63,7 +64,14 @@ class AuthHarness:
         return deps
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=30, **kwargs)
+        """An HTTP client of the service (closed with the harness)."""
+        client = httpx.AsyncClient(base_url=self.url, timeout=30, **kwargs)
+        self._clients.append(client)
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.aclose()
 
     async def sign_up(
         self, client: httpx.AsyncClient, email: str, password: str = PASSWORD, name: str = "Ada"

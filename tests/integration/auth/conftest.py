@@ -67,7 +67,11 @@ def start_auth(auth_settings_factory: Callable[..., AuthSettings], migrated: str
         settings = auth_settings_factory(**overrides)
         app = create_app(settings)
         async with serve(app) as url:
-            yield AuthHarness(app, url, settings, Path(settings.mail_folder))
+            harness = AuthHarness(app, url, settings, Path(settings.mail_folder))
+            try:
+                yield harness
+            finally:
+                await harness.aclose()
 
     return start
 
