@@ -288,12 +288,16 @@ def test_fault_delay_webhook(
 ) -> None:
     runpod_faults(endpointId="echo", times=1, delayWebhookSeconds=1.5)
     hook, url = runpod_webhook_receiver.new_url()
+    submitted = time.monotonic()
     job_id = runpod_local.run("echo", {"n": 1}, webhook=url)
-    runpod_local.wait_for("echo", job_id, "COMPLETED")
-    completed_seen = time.monotonic()
+    done = runpod_local.wait_for("echo", job_id, "COMPLETED")
+    assert runpod_webhook_receiver.received(hook) == []  # the status says COMPLETED, no webhook yet
     [webhook] = runpod_webhook_receiver.wait_for(hook, timeout=5)
-    assert webhook.at - completed_seen >= 1.2  # the status said COMPLETED well before the webhook came
-    assert webhook.body["status"] == "COMPLETED"
+    # CLOCK_MONOTONIC is one clock for all processes here: the job ended at this time plus the
+    # latency of the /run request (milliseconds), so the webhook left 1.5 s after the end
+    ended_by = submitted + (done["delayTime"] + done["executionTime"]) / 1000
+    assert webhook.at - ended_by >= 1.45
+    assert webhook.body == {**done, "input": {"n": 1}}
 
 
 def test_fault_complete_without_output(
