@@ -3,6 +3,8 @@ real worker processes (tests/e2e/workers/echo_worker.py), and webhooks into a re
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -338,3 +340,25 @@ def test_fault_rules_from_the_environment(
     job_id = server.run("idle", {"n": 1}, webhook=url)
     server.client.post(f"/v2/idle/cancel/{job_id}")
     assert [w.body["status"] for w in runpod_webhook_receiver.wait_for(hook, 2)] == ["CANCELLED", "CANCELLED"]
+
+
+def test_a_worker_process_that_dies_is_replaced(
+    runpod_local_factory: Callable[..., RunpodLocal], runpod_worker_python: Path
+) -> None:
+    server = runpod_local_factory(
+        endpoints="echo",
+        workers=1,
+        worker_command=f"{runpod_worker_python} tests/e2e/workers/echo_worker.py",
+        worker_poll_wait_s=1,
+    )
+    [worker] = server.client.get("/_admin/workers").json()["managed"]
+    os.killpg(worker["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:
+        [now] = server.client.get("/_admin/workers").json()["managed"]
+        if now["restarts"] == 1 and now["running"] and now["pid"] != worker["pid"]:
+            break
+        assert time.monotonic() < deadline, now
+        time.sleep(0.1)
+    job_id = server.run("echo", {"n": 1})
+    assert server.wait_for("echo", job_id, "COMPLETED", timeout=30)["workerId"] == worker["workerId"]
