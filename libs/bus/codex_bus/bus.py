@@ -57,6 +57,7 @@ class Bus:
         self._admin: AbstractRobustChannel | None = None
         self._publisher: Publisher | None = None
         self._delay_declared: dict[str, float] = {}
+        self._published: dict[str, Any] = {}  # labelled children of PUBLISHED, by event type
         self._declare_lock = asyncio.Lock()
 
     async def connect(self) -> None:
@@ -174,7 +175,10 @@ class Bus:
             timestamp=timestamp,
             reconnect_timeout=reconnect_timeout,
         )
-        PUBLISHED.labels(event_type).inc()
+        counter = self._published.get(event_type)
+        if counter is None:
+            counter = self._published[event_type] = PUBLISHED.labels(event_type)
+        counter.inc()
 
     async def ensure_queue_delay(self, queue: str, delay_ms: int, *, check_target: bool = False) -> str:
         """Declare (when due) the TTL queue that delivers to the full queue name `queue` after `delay_ms`.

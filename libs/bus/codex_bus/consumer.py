@@ -8,6 +8,7 @@ Messages of several types in one batch go to their own handlers, one sub-batch p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from types import TracebackType
@@ -17,6 +18,7 @@ import msgspec
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
 
+from codex_bus.acks import DeliveryTracker
 from codex_bus.failure import Failure
 from codex_bus.headers import attempts_of
 from codex_bus.message import Message, MessageBatch
@@ -55,6 +57,7 @@ class Consumer:
         self._table = subscription_table(subscriptions)
         self._bind = bind
         self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._tracker = DeliveryTracker()
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._running: set[asyncio.Task[None]] = set()
         self._channel: AbstractRobustChannel | None = None
@@ -74,7 +77,7 @@ class Consumer:
             names=self._bus.declared,
         )
         self._batcher = asyncio.create_task(self._fill_batches(), name=f"codex-bus-batcher:{self.queue}")
-        self._consumer_tag = await self._amqp_queue.consume(self._buffer.put)
+        self._consumer_tag = await self._amqp_queue.consume(self._received)
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking messages, let running batches finish (up to `timeout`), hand back the rest."""
@@ -106,6 +109,10 @@ class Consumer:
     ) -> None:
         await self.stop()
 
+    async def _received(self, incoming: AbstractIncomingMessage) -> None:
+        self._tracker.received(incoming)
+        self._buffer.put_nowait(incoming)
+
     async def _fill_batches(self) -> None:
         size, wait = self.settings.max_batch_size, self.settings.max_batch_timeout
         loop = asyncio.get_running_loop()
@@ -133,7 +140,14 @@ class Consumer:
         try:
             await self.handle(deliveries)
         except Exception:
+            # A bug of ours, not of the handler (whose exceptions are caught): hand the batch back
+            # rather than hold its deliveries, and so the prefetch window, until the channel closes.
             log.exception("bus.batch_crashed", queue=self.queue)
+            unsettled = self._tracker.pending(deliveries)
+            self._tracker.forget(unsettled)
+            for incoming in unsettled:
+                with contextlib.suppress(Exception):
+                    await incoming.nack(requeue=True)
         finally:
             self._slots.release()
 
@@ -144,6 +158,7 @@ class Consumer:
         groups: dict[str, list[Message[Any]]] = {}
         for incoming in deliveries:
             if incoming.channel.is_closed:
+                self._tracker.forget([incoming])
                 continue  # its channel died with the connection: the broker redelivers it
             attempts = attempts_of(incoming.headers)
             label = incoming.type or incoming.routing_key or "unknown"
@@ -173,7 +188,7 @@ class Consumer:
                 )
         for event_type, messages in groups.items():
             await self._dispatch(event_type, MessageBatch(self.queue, messages), settlement)
-        await settlement.apply()
+        await settlement.apply(self._tracker)
 
     async def _dispatch(self, event_type: str, batch: MessageBatch[Any], settlement: Settlement) -> None:
         subscription = self._table[event_type]

@@ -16,6 +16,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
 from codex_bus import headers as h
+from codex_bus.acks import DeliveryTracker
 from codex_bus.failure import Failure
 from codex_bus.metrics import DEAD_LETTERED, RETRIED
 
@@ -71,7 +72,7 @@ class Settlement:
     ) -> None:
         self.copies.append(_Copy(incoming, event_type, attempts, failure, reason=reason))
 
-    async def apply(self) -> None:
+    async def apply(self, tracker: DeliveryTracker) -> None:
         """Publish the copies, then ack what is settled; a copy that failed goes back unsettled."""
         results = await asyncio.gather(*(self._publish(c) for c in self.copies), return_exceptions=True)
         for copy, result in zip(self.copies, results, strict=True):
@@ -82,11 +83,11 @@ class Settlement:
                     queue=self.queue,
                     error=f"{type(result).__name__}: {result}",
                 )
+                tracker.forget([copy.incoming])
                 await _quietly(copy.incoming.nack(requeue=True))
             else:
                 self.acks.append(copy.incoming)
-        for incoming in self.acks:
-            await _quietly(incoming.ack())
+        await tracker.ack(self.acks)
 
     async def _publish(self, copy: _Copy) -> None:
         incoming = copy.incoming
