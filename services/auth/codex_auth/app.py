@@ -16,7 +16,7 @@ from codex_auth.bootstrap import bootstrap
 from codex_auth.deps import Deps
 from codex_auth.domain import DomainError
 from codex_auth.http import COOKIE_SCHEME_NAME, ROUTES
-from codex_auth.http_auth import cookie_name, domain_error_handler
+from codex_auth.http_auth import cookie_name, domain_error_handler, undecodable_body_handler
 from codex_auth.settings import SERVICE, AuthSettings
 from codex_platform.http import create_app as create_platform_app
 from codex_platform.http.auth import BEARER_SCHEME_NAME
@@ -56,7 +56,7 @@ def create_app(settings: AuthSettings | None = None, **overrides: Any) -> Litest
         cors_origins=settings.cors_origins,
         lifespan=[dependencies],
         dependencies={"deps": Provide(provide_deps, sync_to_thread=False)},
-        exception_handlers={DomainError: domain_error_handler},
+        exception_handlers={DomainError: domain_error_handler, UnicodeDecodeError: undecodable_body_handler},
     )
     # Auth verifies its own tokens from its key ring, not through a JwtVerifier (create_app's jwt=),
     # so the bearer scheme that create_app declares only with one is declared here, with the cookie.

@@ -34,7 +34,7 @@ from codex_auth.domain import (
 )
 from codex_auth.settings import AuthSettings
 from codex_platform.http import PROBLEM_MEDIA_TYPE, Problem, ProblemDetails
-from codex_platform.http.problems import VALIDATION_ERROR_TYPE, handle_exception
+from codex_platform.http.problems import MALFORMED_BODY_TYPE, VALIDATION_ERROR_TYPE, handle_exception
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -134,6 +134,13 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     """Registered for DomainError: the platform's problem details, with auth's status codes."""
     assert isinstance(exc, DomainError)
     return handle_exception(request, _problem(exc))
+
+
+def undecodable_body_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Registered for UnicodeDecodeError: msgspec raises it for invalid UTF-8 inside a JSON string,
+    and Litestar only turns msgspec's DecodeError into a 400, so such a body would be a 500."""
+    problem = Problem(400, "Malformed request body", "The body is not valid UTF-8", type=MALFORMED_BODY_TYPE)
+    return handle_exception(request, problem)
 
 
 _DESCRIPTIONS = {

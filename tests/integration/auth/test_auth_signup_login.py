@@ -157,3 +157,10 @@ async def test_login_rehashes_a_password_hashed_with_old_parameters(start_auth) 
         assert after["password_hash"].startswith("$argon2id$") and "m=2048,t=2,p=1" in after["password_hash"]
         # The new hash still opens with the same password.
         assert (await auth.log_in(http, "ada@example.com")).status_code == 200
+
+
+async def test_a_body_that_is_not_utf8_is_a_client_error(client: httpx.AsyncClient) -> None:
+    body = b'{"email": "\xd4\xd7@example.com", "password": "whatever it is", "display_name": "X"}'
+    response = await client.post("/auth/signup", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["type"] == "urn:codex:problem:malformed-body"
