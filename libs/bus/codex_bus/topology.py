@@ -12,14 +12,19 @@
 
 Retries go through the default exchange to one queue, never back through the topic exchange, so a
 message retried by one service is not delivered again to the other services bound to its type.
-Delay queues are classic queues with a per-queue TTL (every message in one expires after the same
-time, so the head always expires first) and an `x-expires` well beyond that TTL, so that queues of
-delays no longer used disappear without ever dropping a waiting message.
+Delay queues have a per-queue TTL (every message in one expires after the same time, so the head
+always expires first) and an `x-expires` well beyond that TTL, so that queues of delays no longer
+used disappear without ever dropping a waiting message. They are quorum queues with at-least-once
+dead-lettering (RabbitMQ >= 3.10): an expiring message leaves only once its target queue has it,
+and it survives the loss of a cluster node, which a classic queue's dead-lettering does not promise.
+Dead-letter queues stay classic: the CLI browses them by taking and returning messages, which a
+quorum queue counts as failed deliveries (and RabbitMQ 4 drops after its default limit of 20).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractQueue
@@ -118,8 +123,7 @@ class Topology:
             name,
             durable=True,
             arguments={
-                "x-message-ttl": delay_ms,
-                "x-expires": delay_ms + _DELAY_QUEUE_GRACE_MS,
+                **_delay_arguments(delay_ms),
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": queue,
             },
@@ -134,14 +138,21 @@ class Topology:
         declared = await channel.declare_queue(
             name,
             durable=True,
-            arguments={
-                "x-message-ttl": delay_ms,
-                "x-expires": delay_ms + _DELAY_QUEUE_GRACE_MS,
-                "x-dead-letter-exchange": self.events_exchange,
-            },
+            arguments={**_delay_arguments(delay_ms), "x-dead-letter-exchange": self.events_exchange},
         )
         await declared.bind(
             self.delay_exchange, routing_key="", arguments={"x-match": "all", DELAY_HEADER: str(delay_ms)}
         )
         names.queues.add(name)
         return name
+
+
+def _delay_arguments(delay_ms: int) -> dict[str, Any]:
+    return {
+        "x-queue-type": "quorum",
+        "x-message-ttl": delay_ms,
+        "x-expires": delay_ms + _DELAY_QUEUE_GRACE_MS,
+        # at-least-once dead-lettering requires reject-publish overflow (no length limit is set).
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
