@@ -8,7 +8,7 @@ from pathlib import Path
 
 import av
 import av.filter
-from av.video.reformatter import Interpolation
+from av.video.reformatter import Interpolation, VideoReformatter
 
 _TURNS = {90: ("transpose=clock",), 180: ("hflip", "vflip"), 270: ("transpose=cclock",)}
 
@@ -59,7 +59,10 @@ def write_thumbnail(frame: av.VideoFrame, path: Path, width: int, height: int, a
     # rewrites its timestamp (reformat returns the frame itself when there is nothing to convert).
     encoder.time_base = frame.time_base or Fraction(1, 25)
     encoder.options = {"qmin": "3", "qmax": "3"}
-    image = frame.reformat(width=width, height=height, format="yuvj420p", interpolation=Interpolation.BICUBIC)
+    # A scaler of its own: the frame's built-in one may be in use by a rendition thread right now.
+    image = VideoReformatter().reformat(
+        frame, width=width, height=height, format="yuvj420p", interpolation=Interpolation.BICUBIC
+    )
     packets = encoder.encode(image) + encoder.encode(None)
     path.write_bytes(b"".join(bytes(packet) for packet in packets))
     return ThumbnailFile(path=path, width=width, height=height, at_s=at_s)

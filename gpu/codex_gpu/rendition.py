@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-from av.video.reformatter import Interpolation
+from av.video.reformatter import Interpolation, VideoReformatter
 
 from codex_gpu.ladder import RenditionPlan
 
@@ -43,6 +43,9 @@ class RenditionWriter:
         self.encoder = encoder
         self.time_base = Fraction(1) / plan.fps
         self.error: BaseException | None = None
+        # Our own scaler: frame.reformat() keeps one scaler on the frame itself, and the frames are
+        # shared, so two threads would drive the same SwsContext at once (a deadlock, seen in practice).
+        self._scaler = VideoReformatter()
         # faststart: the muxer rewrites the file at close so that moov comes before mdat.
         self._container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         try:
@@ -96,7 +99,7 @@ class RenditionWriter:
                 self.error = self.error or exc
 
     def _encode_video(self, frame: av.VideoFrame) -> None:
-        scaled = frame.reformat(
-            width=self.plan.width, height=self.plan.height, format="yuv420p", interpolation=SCALER
+        scaled = self._scaler.reformat(
+            frame, width=self.plan.width, height=self.plan.height, format="yuv420p", interpolation=SCALER
         )
         self._container.mux(self._video.encode(scaled))

@@ -178,3 +178,16 @@ def test_rotation_matches_ffmpeg_autorotate(transcode_job, store, clips, tmp_pat
     assert len(ours) == len(reference) == 360 * 640
     mean_difference = sum(abs(a - b) for a, b in zip(ours, reference, strict=True)) / len(ours)
     assert mean_difference < 6, mean_difference
+
+
+@pytest.mark.timeout(90)
+def test_several_rungs_scale_the_same_frames_at_once(transcode_job, store, clips, tmp_path):
+    """Every rung (and the thumbnail) scales the shared frames on its own thread, with its own scaler."""
+    clip = clips.path("landscape.mp4")
+    ladder = [
+        {"name": name, "short_side": side} for name, side in (("540p", 540), ("360p", 360), ("270p", 270))
+    ]
+    outputs = {rung["name"]: store.url(f"out/{rung['name']}.mp4") for rung in ladder}
+    result = transcode_job(clip.read_bytes(), ladder=ladder, outputs=outputs)
+    expected = {"540p": (960, 540), "360p": (640, 360), "270p": (480, 270)}
+    check_outputs(store, result, tmp_path, clip, expected, audio=True)
