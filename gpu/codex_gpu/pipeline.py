@@ -201,7 +201,7 @@ class _DecodeLoop:
         at = (frame.time - self.source.start_time_s) if frame.time is not None else self._video_end
         if at > self.max_duration_s:
             raise TranscodeFailed("TOO_LONG", f"the source runs past the {self.max_duration_s:.0f} s limit")
-        pts = round(Fraction(at) * self.fps) if frame.time is not None else self._last_pts + 1
+        pts = max(0, round(Fraction(at) * self.fps)) if frame.time is not None else self._last_pts + 1
         if pts <= self._last_pts:
             return  # over the frame-rate cap, or a duplicate timestamp
         self._last_pts = pts

@@ -94,7 +94,8 @@ def _inspect(container: av.container.InputContainer, path: Path, size: int, limi
     if codec in _NOT_VIDEO_CODECS:
         raise TranscodeFailed("NOT_A_VIDEO", f"the source is text, not video (codec {codec!r})")
 
-    duration = _duration(container, video)
+    audio = audios[0] if audios and audios[0].codec_context is not None else None
+    duration = _duration(container, video, audio)
     if duration is not None and duration > limits.max_duration_s:
         raise TranscodeFailed(
             "TOO_LONG", f"the source lasts {duration:.1f} s, over the {limits.max_duration_s:.0f} s limit"
@@ -108,7 +109,6 @@ def _inspect(container: av.container.InputContainer, path: Path, size: int, limi
     if rotation in (90, 270):
         display_w, display_h = display_h, display_w
 
-    audio = audios[0] if audios and audios[0].codec_context is not None else None
     start = container.start_time / av.time_base if container.start_time is not None else 0.0
     return SourceInfo(
         path=path,
@@ -130,11 +130,16 @@ def _inspect(container: av.container.InputContainer, path: Path, size: int, limi
     )
 
 
-def _duration(container: av.container.InputContainer, video: av.VideoStream) -> float | None:
+def _duration(
+    container: av.container.InputContainer, video: av.VideoStream, audio: av.AudioStream | None
+) -> float | None:
+    """The longer of the video and audio streams where they say; else the container's (which also
+    counts subtitle and data streams)."""
+    streams = [s for s in (video, audio) if s is not None and s.duration and s.time_base]
+    if streams:
+        return max(float(s.duration * s.time_base) for s in streams)
     if container.duration is not None and container.duration > 0:
         return container.duration / av.time_base
-    if video.duration is not None and video.time_base is not None:
-        return float(video.duration * video.time_base)
     return None
 
 
