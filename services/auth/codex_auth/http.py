@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, SkipValidation
+from litestar.types import ControllerRouterHandler
 
 from codex_auth import handlers, recovery
 from codex_auth.commands import (
@@ -62,8 +63,8 @@ CallerParam: TypeAlias = SkipValidation[Caller]
 NO_STORE = {"Cache-Control": "no-store"}
 COOKIE_SCHEME_NAME = "sessionCookie"
 # Routes that take `caller` accept either credential; refreshing needs the cookie.
-SIGNED_IN = [{BEARER_SCHEME_NAME: []}, {COOKIE_SCHEME_NAME: []}]
-COOKIE_ONLY = [{COOKIE_SCHEME_NAME: []}]
+SIGNED_IN: list[dict[str, list[str]]] = [{BEARER_SCHEME_NAME: []}, {COOKIE_SCHEME_NAME: []}]
+COOKIE_ONLY: list[dict[str, list[str]]] = [{COOKIE_SCHEME_NAME: []}]
 SIGNUP_ACCEPTED = "Check your inbox: we sent a mail to this address."
 MAIL_ACCEPTED = "If an account uses this address, a mail is on its way."
 
@@ -255,4 +256,4 @@ async def jwks(deps: DepsParam) -> Response[Jwks]:
     return Response(Jwks(keys=keys), headers=cache)
 
 
-ROUTES = [AccountController, RecoveryController, jwks]
+ROUTES: list[ControllerRouterHandler] = [AccountController, RecoveryController, jwks]
