@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from codex_auth import repository as repo
 from codex_auth.commands import (
@@ -26,6 +26,7 @@ from codex_auth.domain import (
     NotFound,
     NotPermitted,
     RateLimited,
+    Role,
     Session,
     User,
     may_change_role,
@@ -73,12 +74,12 @@ async def sign_up(cmd: SignUp, *, deps: Deps) -> None:
 
 
 async def register(
-    email: str, password_hash: str, display_name: str, role: str, *, deps: Deps, verified: bool = False
+    email: str, password_hash: str, display_name: str, role: Role, *, deps: Deps, verified: bool = False
 ) -> tuple[User, bool]:
     """Insert the user and its `auth.user.registered.v1` event in one transaction; the existing
     user (and False) when the address is taken."""
     now = deps.clock()
-    user = User(uuid.uuid4(), email, display_name, role, password_hash, now if verified else None, now)  # type: ignore[arg-type]
+    user = User(uuid.uuid4(), email, display_name, role, password_hash, now if verified else None, now)
     async with deps.pool.acquire() as conn, conn.transaction():
         if await repo.insert_user(conn, user):
             event = UserRegisteredV1(
@@ -226,7 +227,3 @@ async def create_admin(cmd: CreateAdmin, *, deps: Deps) -> tuple[User, bool]:
         assert promoted is not None
         user = promoted
     return user, created
-
-
-def expires_in(session: Session, now: datetime) -> int:
-    return max(0, int((session.expires_at - now).total_seconds()))

@@ -85,7 +85,10 @@ def check_origin(request: Request[Any, Any, Any], settings: AuthSettings, *, req
         origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "null"
     if origin is None and not required:
         return
-    if origin not in settings.cors_origins:
+    # The service's own origin (its docs page, or the gateway's when Host is passed through) is no
+    # other site: a browser on evil.example cannot send our Host header with its own Origin.
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin != own and origin not in settings.cors_origins:
         raise Problem(403, detail="This request must come from a trusted origin (Origin header).")
 
 

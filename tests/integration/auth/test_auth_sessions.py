@@ -37,10 +37,11 @@ async def test_cookie_mutations_must_come_from_a_trusted_origin(auth: AuthHarnes
         missing = await browser.post("/auth/refresh")
         foreign = await browser.post("/auth/refresh", headers={"Origin": "https://evil.example"})
         by_referer = await browser.post("/auth/refresh", headers={"Referer": f"{TRUSTED_ORIGIN}/account"})
+        same_origin = await browser.post("/auth/refresh", headers={"Origin": auth.url})  # e.g. its /docs page
         reading = await browser.get("/auth/me")  # a read needs no Origin: it changes nothing
         logout = await browser.post("/auth/logout", headers={"Origin": "https://evil.example"})
     assert missing.status_code == 403 and foreign.status_code == 403
-    assert by_referer.status_code == 200
+    assert by_referer.status_code == 200 and same_origin.status_code == 200
     assert reading.status_code == 200
     assert logout.status_code == 403
     assert (await client.get("/auth/me")).status_code == 200  # the forged logout ended nothing
