@@ -112,7 +112,7 @@ async def run_worker(settings: AuthSettings) -> None:
         await _connect_patiently(bus)
         relay = OutboxRelay(pool, bus)
         await relay.start()
-        _log.info("worker_started", relays=settings.db_schema)
+        _log.info("worker_started", schema=settings.db_schema)
         try:
             await asyncio.Event().wait()
         finally:
