@@ -183,11 +183,14 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric_level)
-    # uvicorn installs its own handlers and stops propagation; undo that so its lines are ours.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        uvicorn_logger = logging.getLogger(name)
-        uvicorn_logger.handlers.clear()
-        uvicorn_logger.propagate = True
+    # uvicorn installs its own handlers, levels and stops propagation (and a dictConfig elsewhere may
+    # disable loggers); undo that so their lines are ours, filtered by the root level alone.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "aio_pika", "aiormq", "asyncpg"):
+        library_logger = logging.getLogger(name)
+        library_logger.handlers.clear()
+        library_logger.propagate = True
+        library_logger.disabled = False
+        library_logger.setLevel(logging.NOTSET)
 
     structlog.configure(
         processors=[
