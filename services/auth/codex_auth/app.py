@@ -15,8 +15,13 @@ from codex_auth import settings as auth_settings
 from codex_auth.bootstrap import bootstrap
 from codex_auth.deps import Deps
 from codex_auth.domain import DomainError
-from codex_auth.http import COOKIE_SCHEME_NAME, ROUTES
-from codex_auth.http_auth import cookie_name, domain_error_handler, undecodable_body_handler
+from codex_auth.http import ROUTES
+from codex_auth.http_auth import (
+    COOKIE_SCHEME_NAME,
+    cookie_name,
+    domain_error_handler,
+    undecodable_body_handler,
+)
 from codex_auth.settings import SERVICE, AuthSettings
 from codex_platform.http import create_app as create_platform_app
 from codex_platform.http.auth import BEARER_SCHEME_NAME

@@ -27,6 +27,8 @@ from codex_auth.commands import (
 from codex_auth.deps import Deps
 from codex_auth.domain import NotAuthenticated
 from codex_auth.http_auth import (
+    COOKIE_ONLY,
+    SIGNED_IN,
     check_origin,
     cleared_cookie,
     client_of,
@@ -34,7 +36,7 @@ from codex_auth.http_auth import (
     problems,
     provide_caller,
     provide_cookie_caller,
-    session_cookie,
+    token_response,
 )
 from codex_auth.payloads import (
     Accepted,
@@ -53,30 +55,13 @@ from codex_auth.payloads import (
     TokenRequest,
     UserView,
 )
-from codex_platform.http.auth import BEARER_SCHEME_NAME
 
 AnyRequest = Request[Any, Any, Any]
 # Dependencies we build ourselves: Litestar need not (and, for asyncpg's pool, cannot) validate them.
 DepsParam: TypeAlias = SkipValidation[Deps]
 CallerParam: TypeAlias = SkipValidation[Caller]
-# Token responses must not be stored by any cache (RFC 6749, section 5.1).
-NO_STORE = {"Cache-Control": "no-store"}
-COOKIE_SCHEME_NAME = "sessionCookie"
-# Routes that take `caller` accept either credential; refreshing needs the cookie.
-SIGNED_IN: list[dict[str, list[str]]] = [{BEARER_SCHEME_NAME: []}, {COOKIE_SCHEME_NAME: []}]
-COOKIE_ONLY: list[dict[str, list[str]]] = [{COOKIE_SCHEME_NAME: []}]
 SIGNUP_ACCEPTED = "Check your inbox: we sent a mail to this address."
 MAIL_ACCEPTED = "If an account uses this address, a mail is on its way."
-
-
-def _token_response(grant: handlers.SessionGrant, session_token: str, deps: Deps) -> Response[AccessToken]:
-    # Set again on every refresh, so the browser keeps the cookie as long as the (sliding) session.
-    cookie = session_cookie(deps.settings, session_token, grant.session.expires_at, deps.clock())
-    return Response(
-        AccessToken(access_token=grant.access_token, expires_in=grant.expires_in),
-        headers=NO_STORE,
-        cookies=[cookie],
-    )
 
 
 class AccountController(Controller):
@@ -104,7 +89,7 @@ class AccountController(Controller):
         check_origin(request, deps.settings, required=False)
         grant = await handlers.log_in(LogIn(data.email, data.password, client_of(request)), deps=deps)
         assert grant.session_token is not None
-        return _token_response(grant, grant.session_token, deps)
+        return token_response(grant, grant.session_token, deps)
 
     @post(
         "/refresh",
@@ -118,7 +103,7 @@ class AccountController(Controller):
     ) -> Response[AccessToken]:
         """A new access token from the session cookie; the cookie is renewed with the session."""
         grant = await handlers.refresh(cookie_caller, deps=deps)
-        return _token_response(grant, request.cookies[cookie_name(deps.settings)], deps)
+        return token_response(grant, request.cookies[cookie_name(deps.settings)], deps)
 
     @post(
         "/logout",

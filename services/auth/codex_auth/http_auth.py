@@ -32,11 +32,20 @@ from codex_auth.domain import (
     RateLimited,
     WrongPassword,
 )
+from codex_auth.handlers import SessionGrant
+from codex_auth.payloads import AccessToken
 from codex_auth.settings import AuthSettings
 from codex_platform.http import PROBLEM_MEDIA_TYPE, Problem, ProblemDetails
+from codex_platform.http.auth import BEARER_SCHEME_NAME
 from codex_platform.http.problems import MALFORMED_BODY_TYPE, VALIDATION_ERROR_TYPE, handle_exception
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Token responses must not be stored by any cache (RFC 6749, section 5.1).
+NO_STORE = {"Cache-Control": "no-store"}
+COOKIE_SCHEME_NAME = "sessionCookie"  # the OpenAPI security scheme of the cookie
+# Routes that take `caller` accept either credential; refreshing needs the cookie.
+SIGNED_IN: list[dict[str, list[str]]] = [{BEARER_SCHEME_NAME: []}, {COOKIE_SCHEME_NAME: []}]
+COOKIE_ONLY: list[dict[str, list[str]]] = [{COOKIE_SCHEME_NAME: []}]
 
 
 def cookie_name(settings: AuthSettings) -> str:
@@ -67,6 +76,16 @@ def cleared_cookie(settings: AuthSettings) -> Cookie:
         secure=settings.secure_cookies,
         httponly=True,
         samesite="lax",
+    )
+
+
+def token_response(grant: SessionGrant, session_token: str, deps: Deps) -> Response[AccessToken]:
+    # Set again on every refresh, so the browser keeps the cookie as long as the (sliding) session.
+    cookie = session_cookie(deps.settings, session_token, grant.session.expires_at, deps.clock())
+    return Response(
+        AccessToken(access_token=grant.access_token, expires_in=grant.expires_in),
+        headers=NO_STORE,
+        cookies=[cookie],
     )
 
 
