@@ -6,7 +6,8 @@ faststart). The CLI is the static ffmpeg of imageio-ffmpeg, one command with a s
 same scaler and encoder options (built from the worker's own option function). The PyAV side also
 writes the thumbnail, which the CLI side does not: a little extra work on the PyAV side.
 
-Rounds alternate PyAV and CLI so that both see the same machine load; medians are reported.
+Rounds alternate PyAV and CLI so that both see the same machine load; medians are reported, of wall
+time (the figure that matters) and of CPU time (all threads; steadier when other work shares the machine).
 Run: ``gpu/.venv/bin/python gpu/bench/ladder.py [--rounds N] [--naive]`` (``make bench`` runs it).
 """
 
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -125,6 +128,20 @@ def run_cli(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(kind: str, run: Callable[[], float], cpu: dict[str, list[float]]) -> float:
+    """Wall seconds of ``run``, and its CPU seconds (all threads, or the child process) into ``cpu``."""
+    before = children_cpu() if kind == "cli" else time.process_time()
+    wall = run()
+    after = children_cpu() if kind == "cli" else time.process_time()
+    cpu[kind].append(after - before)
+    return wall
+
+
 def describe(path: Path) -> str:
     with av.open(str(path)) as container:
         video = container.streams.video[0]
@@ -157,11 +174,12 @@ def main() -> int:
 
         run_pyav(source, work)  # warm-up: first-use costs (imports, page cache) on neither side's clock
         times: dict[str, list[float]] = {"pyav": [], "cli": [], "naive": []}
+        cpu: dict[str, list[float]] = {"pyav": [], "cli": [], "naive": []}
         for number in range(1, args.rounds + 1):
-            times["pyav"].append(run_pyav(source, work))
-            times["cli"].append(run_cli(command))
+            times["pyav"].append(timed("pyav", lambda: run_pyav(source, work), cpu))
+            times["cli"].append(timed("cli", lambda: run_cli(command), cpu))
             if args.naive:
-                times["naive"].append(run_naive(source, work))
+                times["naive"].append(timed("naive", lambda: run_naive(source, work), cpu))
             laps = ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v)
             print(f"round {number}: {laps}", flush=True)
 
@@ -170,14 +188,14 @@ def main() -> int:
                 f"{plan.name}: PyAV {describe(work / f'{plan.name}.mp4')} | "
                 f"CLI {describe(work / f'cli-{plan.name}.mp4')}"
             )
-        cli = statistics.median(times["cli"])
-        print(f"ffmpeg CLI : {cli:6.2f} s  {DURATION_S / cli:5.2f}x realtime")
+        cli, cli_cpu = statistics.median(times["cli"]), statistics.median(cpu["cli"])
+        print(f"ffmpeg CLI : {cli:6.2f} s  {DURATION_S / cli:5.2f}x realtime  CPU {cli_cpu:5.1f} s")
         for name, label in (("pyav", "PyAV ladder"), ("naive", "PyAV naive ")):
             if times[name]:
-                median = statistics.median(times[name])
+                wall, used = statistics.median(times[name]), statistics.median(cpu[name])
                 print(
-                    f"{label}: {median:6.2f} s  {DURATION_S / median:5.2f}x realtime  "
-                    f"ratio {median / cli:.2f}x the CLI's time"
+                    f"{label}: {wall:6.2f} s  {DURATION_S / wall:5.2f}x realtime  CPU {used:5.1f} s  "
+                    f"ratio {wall / cli:.2f}x the CLI's time, {used / cli_cpu:.2f}x its CPU"
                 )
         print(f"load after: {os.getloadavg()[0]:.1f} (other work on this machine shifts both sides alike)")
     return 0

@@ -39,7 +39,8 @@ _STAGES = {"download": (0, 10), "probe": (10, 12), "transcode": (12, 92), "uploa
 def handler(job: dict[str, Any]) -> dict[str, Any]:
     """The function given to ``runpod.serverless.start``."""
     result = run(job.get("input"), Settings.from_env(), report=_runpod_progress(job))
-    return msgspec.to_builtins(result)
+    output: dict[str, Any] = msgspec.to_builtins(result)
+    return output
 
 
 def run(raw_input: Any, settings: Settings, *, report: Report | None = None) -> TranscodeResultV1:
@@ -70,8 +71,8 @@ class _Job:
             return self._result_failed(failure, sampler)
         except Exception as exc:
             log.exception("job %s failed unexpectedly", self.job.job_id)
-            failure = TranscodeFailed("INTERNAL", f"{type(exc).__name__}: {exc}", retryable=True)
-            return self._result_failed(failure, sampler)
+            internal = TranscodeFailed("INTERNAL", f"{type(exc).__name__}: {exc}", retryable=True)
+            return self._result_failed(internal, sampler)
         return TranscodeResultV1(
             job_id=self.job.job_id,
             status="succeeded",

@@ -135,9 +135,13 @@ def _duration(
 ) -> float | None:
     """The longer of the video and audio streams where they say; else the container's (which also
     counts subtitle and data streams)."""
-    streams = [s for s in (video, audio) if s is not None and s.duration and s.time_base]
-    if streams:
-        return max(float(s.duration * s.time_base) for s in streams)
+    declared = [
+        float(s.duration * s.time_base)
+        for s in (video, audio)
+        if s is not None and s.duration and s.time_base
+    ]
+    if declared:
+        return max(declared)
     if container.duration is not None and container.duration > 0:
         return container.duration / av.time_base
     return None

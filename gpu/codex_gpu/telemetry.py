@@ -58,6 +58,7 @@ class GpuSampler:
             self._thread.join()
         if self._handle is not None:
             self._sample()
+            pynvml.nvmlShutdown()  # nvmlInit is reference-counted: one shutdown per init
 
     def info(self) -> GpuInfo | None:
         if self._handle is None:

@@ -66,6 +66,7 @@ def test_progress_goes_to_runpod_under_the_worker_loop(worker_env, store, clips,
     assert [p["percent"] for p in sent] == sorted(p["percent"] for p in sent)
 
 
+@pytest.mark.skipif(encoders.nvdec_available(), reason="this machine has a GPU")
 def test_without_a_gpu_the_worker_chooses_libx264_and_software_decoding():
     choice = encoders.choose(Settings())
     assert choice == encoders.CodecChoice(encoder="libx264", nvdec=False)
