@@ -16,15 +16,9 @@ from codex_auth.bootstrap import bootstrap
 from codex_auth.deps import Deps
 from codex_auth.domain import DomainError
 from codex_auth.http import ROUTES
-from codex_auth.http_auth import (
-    COOKIE_SCHEME_NAME,
-    cookie_name,
-    domain_error_handler,
-    undecodable_body_handler,
-)
+from codex_auth.http_auth import COOKIE_SCHEME_NAME, cookie_name, domain_error_handler
 from codex_auth.settings import SERVICE, AuthSettings
 from codex_platform.http import create_app as create_platform_app
-from codex_platform.http.auth import BEARER_SCHEME_NAME
 
 DESCRIPTION = (
     "Accounts, sessions (an HttpOnly cookie), short-lived EdDSA access tokens for "
@@ -61,16 +55,13 @@ def create_app(settings: AuthSettings | None = None, **overrides: Any) -> Litest
         cors_origins=settings.cors_origins,
         lifespan=[dependencies],
         dependencies={"deps": Provide(provide_deps, sync_to_thread=False)},
-        exception_handlers={DomainError: domain_error_handler, UnicodeDecodeError: undecodable_body_handler},
-    )
-    # Auth verifies its own tokens from its key ring, not through a JwtVerifier (create_app's jwt=),
-    # so the bearer scheme that create_app declares only with one is declared here, with the cookie.
-    components = app.openapi_config.components if app.openapi_config else None
-    if components is not None and not isinstance(components, list):
-        components.security_schemes = {
-            BEARER_SCHEME_NAME: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+        exception_handlers={DomainError: domain_error_handler},
+        # Auth verifies its own tokens from its key ring, not through a JwtVerifier (create_app's jwt=).
+        bearer_scheme=True,
+        security_schemes={
             COOKIE_SCHEME_NAME: SecurityScheme(
                 type="apiKey", security_scheme_in="cookie", name=cookie_name(settings)
             ),
-        }
+        },
+    )
     return app

@@ -35,9 +35,9 @@ from codex_auth.domain import (
 from codex_auth.handlers import SessionGrant
 from codex_auth.payloads import AccessToken
 from codex_auth.settings import AuthSettings
-from codex_platform.http import PROBLEM_MEDIA_TYPE, Problem, ProblemDetails
-from codex_platform.http.auth import BEARER_SCHEME_NAME
-from codex_platform.http.problems import MALFORMED_BODY_TYPE, VALIDATION_ERROR_TYPE, handle_exception
+from codex_platform.http import BEARER_SCHEME_NAME, Problem
+from codex_platform.http import problems as platform_problems
+from codex_platform.http.problems import VALIDATION_ERROR_TYPE, handle_exception
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Token responses must not be stored by any cache (RFC 6749, section 5.1).
@@ -158,13 +158,6 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     return handle_exception(request, _problem(exc))
 
 
-def undecodable_body_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Registered for UnicodeDecodeError: msgspec raises it for invalid UTF-8 inside a JSON string,
-    and Litestar only turns msgspec's DecodeError into a 400, so such a body would be a 500."""
-    problem = Problem(400, "Malformed request body", "The body is not valid UTF-8", type=MALFORMED_BODY_TYPE)
-    return handle_exception(request, problem)
-
-
 _DESCRIPTIONS = {
     400: "Invalid request (the `errors` member names the fields), invalid or expired token",
     401: "Not signed in, or wrong email or password",
@@ -175,13 +168,5 @@ _DESCRIPTIONS = {
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem-details answers a route may give."""
-    return {
-        status: ResponseSpec(
-            data_container=ProblemDetails,
-            description=_DESCRIPTIONS[status],
-            media_type=PROBLEM_MEDIA_TYPE,
-            generate_examples=False,
-        )
-        for status in statuses
-    }
+    """codex_platform's `problems()`, in auth's words for what each status means here."""
+    return platform_problems(*statuses, descriptions=_DESCRIPTIONS)

@@ -11,15 +11,13 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 import jwt
 
 from codex_auth.keys import CurrentKey, PublishedKey
-from codex_platform.http import Principal, TokenRejected
+from codex_platform.http import Principal, verify_with_keys
 
 ALGORITHM = "EdDSA"
-_MAX_TOKEN_LENGTH = 8192
 
 
 def new_secret() -> str:
@@ -59,35 +57,14 @@ def verify_access_token(
 ) -> Principal:
     """Verify one of our own access tokens against the keys the JWKS publishes right now.
 
-    The same rules as codex_platform's JwtVerifier (which other services use through the JWKS URL):
-    EdDSA only, whatever the header claims; a published kid; iss, aud, exp, sub, role and sid.
+    The rules are codex_platform's JwtVerifier's (other services use it through the JWKS URL); auth's
+    own tokens must also name their session (sid), which auth checks is still active.
     """
-    if len(token) > _MAX_TOKEN_LENGTH:
-        raise TokenRejected("token too long")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise TokenRejected("malformed token") from None
-    if header.get("alg") != ALGORITHM:
-        raise TokenRejected("unsupported signing algorithm")
-    published = keys.get(str(header.get("kid")))
-    if published is None:
-        raise TokenRejected("unknown signing key")
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key=published.public_key(),
-            algorithms=[ALGORITHM],
-            issuer=issuer,
-            audience=audience,
-            leeway=leeway_s,
-            options={"require": ["exp", "iss", "aud", "sub", "sid"]},
-        )
-    except jwt.ExpiredSignatureError:
-        raise TokenRejected("token expired") from None
-    except jwt.PyJWTError:
-        raise TokenRejected("invalid token") from None
-    sub, role, sid = claims.get("sub"), claims.get("role"), claims.get("sid")
-    if not (isinstance(sub, str) and isinstance(role, str) and isinstance(sid, str)):
-        raise TokenRejected("invalid claims")
-    return Principal(user_id=sub, role=role, session_id=sid, claims=claims)
+    return verify_with_keys(
+        token,
+        {kid: key.public_key() for kid, key in keys.items()},
+        issuer=issuer,
+        audience=audience,
+        leeway_s=leeway_s,
+        require_session=True,
+    )

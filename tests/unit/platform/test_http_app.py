@@ -8,12 +8,14 @@ from typing import Any
 
 import msgspec
 import pytest
-from codex_platform.http import SENSITIVE_PATH_OPT, Problem, create_app
 from litestar import Litestar, Request, get, post
+from litestar.openapi.spec import SecurityScheme
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.testing import AsyncTestClient
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
+
+from codex_platform.http import BEARER_SCHEME_NAME, SENSITIVE_PATH_OPT, Problem, create_app, problems
 
 PROBLEM = "application/problem+json"
 SECRET_DSN = "postgresql://codex:hunter2@db.internal:5432/codex"
@@ -29,7 +31,7 @@ async def create_item(data: JSONBody[ItemCreate]) -> ItemCreate:
     return data
 
 
-@get("/items/{item_id:int}", operation_id="getItem")
+@get("/items/{item_id:int}", operation_id="getItem", responses=problems(400, 404, 418))
 async def get_item(item_id: FromPath[int], limit: FromQuery[int] = 10) -> dict[str, int]:
     return {"id": item_id, "limit": limit}
 
@@ -112,6 +114,17 @@ async def test_malformed_json_body_is_400_problem(client: AsyncTestClient[Litest
     body = assert_problem(response, 400)
     assert body["type"] == "urn:codex:problem:malformed-body"
     assert body["instance"] == "/items"
+
+
+async def test_body_with_invalid_utf8_is_400_problem(client: AsyncTestClient[Litestar]) -> None:
+    # Valid JSON syntax, but a string holding a byte that is no UTF-8: msgspec raises
+    # UnicodeDecodeError, not the DecodeError Litestar maps to 400.
+    response = await client.post(
+        "/items", content=b'{"name": "\xff", "quantity": 1}', headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 400)
+    assert body["type"] == "urn:codex:problem:malformed-body"
+    assert body["detail"] == "The body is not valid UTF-8"
 
 
 async def test_validation_error_is_400_problem_listing_fields(client: AsyncTestClient[Litestar]) -> None:
@@ -304,6 +317,37 @@ async def test_openapi_is_served_under_docs_with_operation_ids(client: AsyncTest
         operation["operationId"] for path in schema["paths"].values() for operation in path.values()
     }
     assert {"getLiveness", "getReadiness", "getMetrics", "createItem"} <= operation_ids
+
+
+async def test_routes_document_their_problem_answers(client: AsyncTestClient[Litestar]) -> None:
+    schema = (await client.get("/docs/openapi.json")).json()
+    responses = schema["paths"]["/items/{item_id}"]["get"]["responses"]
+    assert {"400", "404", "418"} <= set(responses)
+    for status in ("400", "404", "418"):
+        content = responses[status]["content"]
+        assert list(content) == [PROBLEM]
+        assert content[PROBLEM]["schema"]["$ref"].endswith("/ProblemDetails")
+    assert responses["404"]["description"] == "No such resource"
+    assert responses["418"]["description"] == "I'm a Teapot"  # a status the platform has no words for
+
+
+def test_problem_descriptions_can_be_a_services_own() -> None:
+    specs = problems(403, 404, descriptions={403: "Only the owner may"})
+    assert (specs[403].description, specs[404].description) == ("Only the owner may", "No such resource")
+
+
+async def test_bearer_scheme_is_declared_only_when_asked_or_verifying() -> None:
+    def declared(app: Litestar) -> dict[str, Any]:
+        components = app.openapi_schema.to_schema().get("components", {})
+        schemes: dict[str, Any] = components.get("securitySchemes", {})
+        return schemes
+
+    cookie = SecurityScheme(type="apiKey", security_scheme_in="cookie", name="session")
+    assert declared(build_app()) == {}
+    own_verification = declared(build_app(bearer_scheme=True, security_schemes={"sessionCookie": cookie}))
+    assert list(own_verification) == [BEARER_SCHEME_NAME, "sessionCookie"]
+    assert own_verification[BEARER_SCHEME_NAME] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert own_verification["sessionCookie"]["in"] == "cookie"
 
 
 async def test_cors_allows_listed_origins_with_credentials() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from codex_platform.http import JwksUnavailable, JwtVerifier, TokenRejected
+from codex_platform.http import JwksUnavailable, JwtVerifier, TokenRejected, verify_with_keys
 from codex_platform.http.jwks import JwksCache, parse_jwks
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
@@ -215,3 +215,26 @@ async def test_verifier_closes_only_the_client_it_created(endpoint: FakeJwksEndp
     own = JwtVerifier(JWKS_URL, ISSUER, AUDIENCE)
     await own.aclose()
     assert own._http.is_closed
+
+
+def test_keys_at_hand_are_checked_by_the_same_rules(private_key: Ed25519PrivateKey) -> None:
+    # The auth service verifies its own tokens with the keys of its key ring, not through a JWKS URL.
+    as_jwk = jwt.PyJWK(ed25519_jwk(private_key, "k1"), algorithm="EdDSA")
+    for keys in ({"k1": private_key.public_key()}, {"k1": as_jwk}):
+        principal = verify_with_keys(sign(private_key, sid="s1"), keys, issuer=ISSUER, audience=AUDIENCE)
+        assert (principal.user_id, principal.session_id) == ("u1", "s1")
+        for token, reason in [
+            (sign(private_key, kid="k2"), "unknown signing key"),
+            (sign(private_key, aud="other"), "wrong audience"),
+            (sign(Ed25519PrivateKey.generate()), "invalid signature"),
+        ]:
+            with pytest.raises(TokenRejected) as rejected:
+                verify_with_keys(token, keys, issuer=ISSUER, audience=AUDIENCE)
+            assert rejected.value.reason == reason
+
+
+def test_keys_at_hand_can_require_a_session(private_key: Ed25519PrivateKey) -> None:
+    keys = {"k1": private_key.public_key()}
+    assert verify_with_keys(sign(private_key), keys, issuer=ISSUER, audience=AUDIENCE).session_id is None
+    with pytest.raises(TokenRejected, match="missing claim: sid"):
+        verify_with_keys(sign(private_key), keys, issuer=ISSUER, audience=AUDIENCE, require_session=True)

@@ -11,7 +11,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Reference, SecurityScheme
 from litestar.plugins import PluginProtocol
 from litestar.types import (
     ControllerRouterHandler,
@@ -27,7 +27,7 @@ from codex_platform.http.health import ReadinessCheck, liveness, readiness_route
 from codex_platform.http.jwt_verifier import JwtVerifier
 from codex_platform.http.metrics import http_metrics_for, metrics_route
 from codex_platform.http.observe import RequestObservationMiddleware
-from codex_platform.http.problems import handle_exception
+from codex_platform.http.problems import handle_exception, handle_undecodable_body
 from codex_platform.http.request_id import REQUEST_ID_HEADER
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -46,6 +46,8 @@ def create_app(
     readiness_timeout_s: float = 2.0,
     cors_origins: Sequence[str] = (),
     jwt: JwtVerifier | None = None,
+    bearer_scheme: bool | None = None,
+    security_schemes: Mapping[str, SecurityScheme] | None = None,
     on_startup: Sequence[LifespanHook] = (),
     on_shutdown: Sequence[LifespanHook] = (),
     lifespan: Sequence[Lifespan] = (),
@@ -66,6 +68,9 @@ def create_app(
     error as RFC 9457 problem details; gives every request an ``X-Request-ID``, an access log line
     and metrics; allows CORS from ``cors_origins`` with credentials. With ``jwt``, the guards of
     ``codex_platform.http.auth`` and the ``principal`` dependency verify bearer tokens with it.
+    OpenAPI declares the bearer security scheme (``BEARER_SCHEME_NAME``) when ``bearer_scheme`` is
+    true, by default when ``jwt`` is given; pass ``bearer_scheme=True`` where a service verifies
+    tokens its own way. ``security_schemes`` declares further ones (a session cookie, say).
     ``debug`` never puts tracebacks in responses; they are in the log either way.
     """
     if "*" in cors_origins:
@@ -87,9 +92,19 @@ def create_app(
             *route_handlers,
         ],
         dependencies={"principal": principal_dependency(), **(dependencies or {})},
-        exception_handlers={Exception: handle_exception, **(exception_handlers or {})},
+        exception_handlers={
+            Exception: handle_exception,
+            UnicodeDecodeError: handle_undecodable_body,
+            **(exception_handlers or {}),
+        },
         cors_config=_cors_config(cors_origins),
-        openapi_config=_openapi_config(service, version, description, with_bearer=jwt is not None),
+        openapi_config=_openapi_config(
+            service,
+            version,
+            description,
+            with_bearer=jwt is not None if bearer_scheme is None else bearer_scheme,
+            security_schemes=security_schemes or {},
+        ),
         middleware=list(middleware),
         plugins=list(plugins),
         on_startup=list(on_startup),
@@ -120,15 +135,18 @@ def _cors_config(origins: Sequence[str]) -> CORSConfig | None:
 
 
 def _openapi_config(
-    service: str, version: str, description: str | None, *, with_bearer: bool
+    service: str,
+    version: str,
+    description: str | None,
+    *,
+    with_bearer: bool,
+    security_schemes: Mapping[str, SecurityScheme],
 ) -> OpenAPIConfig:
-    components = Components(
-        security_schemes={
-            BEARER_SCHEME_NAME: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
-        }
-        if with_bearer
-        else None
-    )
+    schemes: dict[str, SecurityScheme | Reference] = {}
+    if with_bearer:
+        schemes[BEARER_SCHEME_NAME] = SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+    schemes.update(security_schemes)
+    components = Components(security_schemes=schemes or None)
     return OpenAPIConfig(
         title=f"codex {service}",
         version=version,

@@ -21,6 +21,7 @@ from litestar.exceptions import (
     SerializationException,
     ValidationException,
 )
+from litestar.openapi.datastructures import ResponseSpec
 
 from codex_platform.http.request_id import request_id_of, request_path_of
 
@@ -33,6 +34,18 @@ _RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", 
 _GENERIC_500_DETAIL = "An unexpected error occurred. Quote the request id when reporting it."
 
 _log = structlog.get_logger("codex.http.errors")
+
+# What `problems()` says of a status when the route does not say better.
+_DESCRIPTIONS = {
+    400: "Invalid request (the `errors` member names the fields) or malformed body",
+    401: "Not signed in (a missing, invalid or expired access token)",
+    403: "Not allowed",
+    404: "No such resource",
+    409: "Conflicts with the current state of the resource",
+    413: "Request body too large",
+    429: "Too many requests; see Retry-After",
+    503: "Temporarily unavailable; see Retry-After",
+}
 
 
 class ProblemDetails(msgspec.Struct, omit_defaults=True):
@@ -76,6 +89,24 @@ class Problem(HTTPException):
         self.problem_detail = detail
 
 
+def problems(*statuses: int, descriptions: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem-details answers a route may give: ``responses=problems(400, 404)``.
+
+    ``descriptions`` overrides the platform's wording for some statuses (say what *this* route's
+    403 means); a status neither knows is described by its HTTP reason phrase.
+    """
+    wording = {**_DESCRIPTIONS, **(descriptions or {})}
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetails,
+            description=wording.get(status) or HTTPStatus(status).phrase,
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
 def problem_response(
     request: Request[Any, Any, Any],
     status: int,
@@ -116,6 +147,19 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
         for error in errors
         if isinstance(error, dict)
     ]
+
+
+def handle_undecodable_body(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Registered for ``UnicodeDecodeError`` by create_app: msgspec raises it for invalid UTF-8 inside
+    a JSON string, and Litestar turns only msgspec's ``DecodeError`` into a 400, so such a body would
+    otherwise be answered 500."""
+    return problem_response(
+        request,
+        400,
+        title="Malformed request body",
+        detail="The body is not valid UTF-8",
+        type=MALFORMED_BODY_TYPE,
+    )
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
