@@ -32,6 +32,7 @@ from codex_bus.relay import OutboxRelay, OutboxStats
 from codex_bus.settings import ConsumerSettings
 from codex_bus.subscriptions import Handler, Subscription, subscribe
 from codex_bus.topology import Topology
+from codex_bus.worker import run_worker
 from codex_platform.db import MigrationSource
 
 BUS_MIGRATIONS = MigrationSource("bus", "codex_bus.migrations")
@@ -65,5 +66,6 @@ __all__ = [
     "Subscription",
     "Topology",
     "UnroutableMessage",
+    "run_worker",
     "subscribe",
 ]

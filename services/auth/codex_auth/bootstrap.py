@@ -3,16 +3,13 @@ settings and, where they want, their own pool, Redis client, mailer or clock."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import asyncpg
-import structlog
 from redis.asyncio import Redis
 
 from codex_auth.deps import Clock, Deps
@@ -21,11 +18,10 @@ from codex_auth.keys import KeySealer
 from codex_auth.passwords import Argon2Params, PasswordHasher
 from codex_auth.settings import SERVICE, AuthSettings
 from codex_bus import Bus, Outbox, OutboxRelay, Topology
+from codex_bus import run_worker as run_bus_worker
 from codex_platform.db import create_pool
 from codex_platform.mail import BackgroundMailer, Mailer, mailer_for
 from codex_platform.ratelimit import FailureLock, RateLimiter
-
-_log = structlog.get_logger("codex.auth")
 
 
 def utc_now() -> datetime:
@@ -101,34 +97,13 @@ async def bootstrap(
 async def run_worker(settings: AuthSettings) -> None:
     """Auth's background work: the outbox relay (auth publishes events and consumes none).
 
-    Runs until cancelled. A broker that is down at start is waited for: meanwhile sign-ups commit
-    their events to the outbox, and they are published once the broker answers.
+    Runs until cancelled; a broker that is down at start is waited for (see codex_bus.run_worker).
     """
     pool = await create_pool(settings.database_url, schema=settings.db_schema)
     try:
         bus = Bus(
             settings.amqp_url, topology=Topology(prefix=settings.bus_prefix), name=f"codex-{SERVICE}-worker"
         )
-        await _connect_patiently(bus)
-        relay = OutboxRelay(pool, bus)
-        await relay.start()
-        _log.info("worker_started", schema=settings.db_schema)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await relay.stop()
-            await bus.close()
+        await run_bus_worker(bus, relays=[OutboxRelay(pool, bus)])
     finally:
         await pool.close()
-
-
-async def _connect_patiently(bus: Bus, *, max_delay_s: float = 30.0) -> None:
-    delay = 0.5
-    while True:
-        try:
-            await bus.connect()
-            return
-        except (OSError, aio_pika.exceptions.AMQPError) as exc:
-            _log.warning("broker_unreachable", retry_in_s=delay, error_type=type(exc).__name__)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_delay_s)
