@@ -8,10 +8,13 @@ import os
 import signal
 import socket
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import jwt
+import msgspec
+
+from codex_auth.settings import PREFIX, AuthSettings
 
 ADMIN_PASSWORD = "the first admin's passphrase"
 
@@ -22,30 +25,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def service_env(
-    database_url: str,
-    redis_url: str,
-    amqp_url: str,
-    schema: str,
-    redis_prefix: str,
-    queue_prefix: str,
-    tmp: Path,
-) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ENVIRONMENT": "development",
-        "LOG_FORMAT": "json",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "AMQP_URL": amqp_url,
-        "CODEX_AUTH_DB_SCHEMA": schema,
-        "CODEX_AUTH_REDIS_PREFIX": redis_prefix,
-        "CODEX_AUTH_BUS_PREFIX": queue_prefix,
-        "CODEX_AUTH_MAIL_FOLDER": str(tmp / "mail"),
-        "CODEX_AUTH_ARGON2_TIME_COST": "1",
-        "CODEX_AUTH_ARGON2_MEMORY_KIB": "1024",
-        "CODEX_AUTH_ARGON2_PARALLELISM": "1",
-    }
+def service_env(settings: AuthSettings) -> dict[str, str]:
+    """The environment under which `python -m codex_auth.cli` loads `settings`; but the port,
+    which each command of the test gives itself."""
+    env = dict(os.environ)
+    for name, value in msgspec.structs.asdict(settings).items():
+        if value is not None and name != "port":
+            env[PREFIX + name.upper()] = (
+                value if isinstance(value, str) else msgspec.json.encode(value).decode()
+            )
+    return env
 
 
 async def cli(env: dict[str, str], *args: str, stdin: bytes | None = None) -> tuple[int, str]:
@@ -64,15 +53,9 @@ async def stop(proc: asyncio.subprocess.Process) -> tuple[int, str]:
 
 
 async def test_migrate_serve_worker_and_the_admin_commands(
-    database_url: str,
-    redis_url: str,
-    amqp_url: str,
-    pg_schema: str,
-    redis_prefix: str,
-    queue_prefix: str,
-    tmp_path: Path,
+    auth_settings_factory: Callable[..., AuthSettings],
 ) -> None:
-    env = service_env(database_url, redis_url, amqp_url, pg_schema, redis_prefix, queue_prefix, tmp_path)
+    env = service_env(auth_settings_factory(log_format="json"))
 
     code, out = await cli(env, "migrate")
     assert code == 0 and "applied" in out and "0001_accounts" in out and "bus 0001_outbox_inbox" in out

@@ -1,4 +1,4 @@
-"""Helpers of the bus's integration tests: an event to send, a recording handler, waiting."""
+"""Helpers of the bus's integration tests: events to send, recording and failing handlers, waiting."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from codex_bus import Bus, MessageBatch
-from codex_contracts.events import ContentArchivedV1
+from codex_contracts.events import ContentArchivedV1, ContentPublishedV1
 
 
 async def delete_declared(bus: Bus) -> None:
@@ -25,6 +25,30 @@ async def delete_declared(bus: Bus) -> None:
 def archived(content_id: str = "c1", creator_id: str = "u1") -> ContentArchivedV1:
     """A small event to send (a long `creator_id` makes a large one)."""
     return ContentArchivedV1(content_id=content_id, creator_id=creator_id, archived_at=datetime.now(UTC))
+
+
+def published(content_id: str = "p1") -> ContentPublishedV1:
+    """An event of a second type (no queue in these tests binds it unless a test subscribes to it)."""
+    return ContentPublishedV1(
+        content_id=content_id,
+        creator_id="u",
+        title="t",
+        price_cents=1,
+        currency="eur",
+        asset_id=None,
+        published_at=datetime.now(UTC),
+    )
+
+
+async def fail_by_kind(batch: MessageBatch[ContentArchivedV1]) -> None:
+    """A handler that retries every message with a KeyError (content ids "key...") or a ValueError."""
+    for m in batch:
+        try:
+            if m.body.content_id.startswith("key"):
+                raise KeyError(m.body.content_id)
+            raise ValueError(m.body.content_id)
+        except Exception:
+            m.retry()  # inside the except block: the exception is what the dead letter reports
 
 
 @dataclass
@@ -68,6 +92,11 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0
     async with asyncio.timeout(timeout):
         while not await check():
             await asyncio.sleep(every)
+
+
+async def depth_is(bus: Bus, queue: str, count: int) -> bool:
+    """Whether `queue` holds exactly `count` ready messages now (for `eventually`)."""
+    return await queue_depth(bus, queue) == count
 
 
 async def queue_depth(bus: Bus, name: str) -> int:

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 
 import pytest
-from bus_support import Recorder, archived, eventually, queue_depth
+from bus_support import Recorder, archived, depth_is, eventually, fail_by_kind, published, queue_depth
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
@@ -142,7 +142,7 @@ async def test_after_max_retries_a_message_is_dead_lettered_with_its_failure(bus
         async with consumer:
             envelope = await bus.producer(source="t").send(archived("doomed"))
             await recorder.wait_for(4)
-            await eventually(lambda: _depth_is(bus, consumer.dead_letter_queue, 1))
+            await eventually(lambda: depth_is(bus, consumer.dead_letter_queue, 1))
             await asyncio.sleep(0.3)
     assert [d.attempts for d in recorder.deliveries] == [1, 2, 3, 4]
 
@@ -171,20 +171,11 @@ async def test_after_max_retries_a_message_is_dead_lettered_with_its_failure(bus
 
 
 async def test_failures_of_one_cause_share_a_fingerprint(bus: Bus) -> None:
-    async def fail(batch: MessageBatch[ContentArchivedV1]) -> None:
-        for m in batch:
-            try:
-                if m.body.content_id.startswith("key"):
-                    raise KeyError(m.body.content_id)
-                raise ValueError(m.body.content_id)
-            except Exception:
-                m.retry()  # inside the except block: the exception is what the dead letter reports
-
     settings = ConsumerSettings(max_batch_timeout=0.2, max_retries=0)
-    consumer = bus.consumer("catalog", [subscribe(ContentArchivedV1, Recorder(fail))], settings)
+    consumer = bus.consumer("catalog", [subscribe(ContentArchivedV1, Recorder(fail_by_kind))], settings)
     async with consumer:
         await bus.producer(source="t").send_batch([archived("key-1"), archived("key-2"), archived("value-1")])
-        await eventually(lambda: _depth_is(bus, consumer.dead_letter_queue, 3))
+        await eventually(lambda: depth_is(bus, consumer.dead_letter_queue, 3))
     letters = await DeadLetterQueue(bus, consumer.dead_letter_queue).browse()
     prints = {d.error_message.strip("'"): d.fingerprint for d in letters}
     assert prints["key-1"] == prints["key-2"] != prints["value-1"]
@@ -226,7 +217,7 @@ async def test_an_undecodable_body_is_dead_lettered_at_once(bus: Bus) -> None:
                 body, exchange=bus.topology.events_exchange, routing_key=TYPE, message_id=message_id
             )
         await bus.producer(source="t").send(archived("fine"))
-        await eventually(lambda: _depth_is(bus, consumer.dead_letter_queue, 3))
+        await eventually(lambda: depth_is(bus, consumer.dead_letter_queue, 3))
         await recorder.wait_for(1)
     assert [d.content_id for d in recorder.deliveries] == ["fine"]
     letters = {d.message_id: d for d in await DeadLetterQueue(bus, consumer.dead_letter_queue).browse()}
@@ -266,7 +257,7 @@ async def test_dead_letter_queue_and_max_retries_can_be_set(bus: Bus) -> None:
     assert consumer.dead_letter_queue == bus.topology.queue("catalog-failures")
     async with consumer:
         await bus.producer(source="t").send(archived())
-        await eventually(lambda: _depth_is(bus, consumer.dead_letter_queue, 1))
+        await eventually(lambda: depth_is(bus, consumer.dead_letter_queue, 1))
     assert [d.attempts for d in recorder.deliveries] == [1, 2]
 
 
@@ -284,7 +275,7 @@ async def test_a_message_redelivered_past_its_attempts_is_dead_lettered_unhandle
             message_id=envelope.id,
             headers={"codex-attempts": 4},
         )
-        await eventually(lambda: _depth_is(bus, consumer.dead_letter_queue, 1))
+        await eventually(lambda: depth_is(bus, consumer.dead_letter_queue, 1))
     assert recorder.deliveries == []
     [letter] = await DeadLetterQueue(bus, consumer.dead_letter_queue).browse()
     assert letter.reason == "redelivered"
@@ -320,16 +311,7 @@ async def test_handlers_receive_only_their_type(bus: Bus) -> None:
 
     table = [subscribe(ContentArchivedV1, archived_seen), subscribe(ContentPublishedV1, on_published)]
     async with bus.consumer("catalog", table, ConsumerSettings(max_batch_timeout=0.5)):
-        published = ContentPublishedV1(
-            content_id="p1",
-            creator_id="u",
-            title="t",
-            price_cents=1,
-            currency="eur",
-            asset_id=None,
-            published_at=archived().archived_at,
-        )
-        await bus.producer(source="t").send_batch([archived("a1"), published])
+        await bus.producer(source="t").send_batch([archived("a1"), published("p1")])
         await archived_seen.wait_for(1)
         await eventually(lambda: _true(bool(published_seen)))
     assert [d.content_id for d in archived_seen.deliveries] == ["a1"]
@@ -342,7 +324,3 @@ def _labels(queue: str, reason: str) -> dict[str, str]:
 
 async def _true(value: bool) -> bool:
     return value
-
-
-async def _depth_is(bus: Bus, queue: str, count: int) -> bool:
-    return await queue_depth(bus, queue) == count

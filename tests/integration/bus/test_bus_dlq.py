@@ -9,22 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from bus_support import Recorder, archived, eventually, queue_depth
+from bus_support import Recorder, archived, depth_is, eventually, fail_by_kind, queue_depth
 
 from codex_bus import Bus, Consumer, ConsumerSettings, DeadLetterQueue, MessageBatch, subscribe
 from codex_contracts.events import ContentArchivedV1
 
 FAIL_FAST = ConsumerSettings(max_batch_timeout=0.1, max_retries=0)
-
-
-async def fail_by_kind(batch: MessageBatch[ContentArchivedV1]) -> None:
-    for m in batch:
-        try:
-            if m.body.content_id.startswith("key"):
-                raise KeyError(m.body.content_id)
-            raise ValueError(m.body.content_id)
-        except Exception:
-            m.retry()
 
 
 async def dead_letter(bus: Bus, content_ids: list[str]) -> tuple[Consumer, dict[str, str]]:
@@ -33,7 +23,7 @@ async def dead_letter(bus: Bus, content_ids: list[str]) -> tuple[Consumer, dict[
     async with consumer:
         before = await queue_depth(bus, consumer.dead_letter_queue)
         envelopes = await bus.producer(source="t").send_batch([archived(c) for c in content_ids])
-        await eventually(lambda: _depth_is(bus, consumer.dead_letter_queue, before + len(content_ids)))
+        await eventually(lambda: depth_is(bus, consumer.dead_letter_queue, before + len(content_ids)))
     return consumer, {e.data.content_id: e.id for e in envelopes}  # type: ignore[attr-defined]
 
 
@@ -167,7 +157,3 @@ async def test_list_filters_newest_first_and_show_tells_all(bus: Bus, amqp_url: 
 
     status, output = await cli(amqp_url, "show", "no-such-queue.dlq", "x")
     assert status == 1 and "no queue named" in output
-
-
-async def _depth_is(bus: Bus, queue: str, count: int) -> bool:
-    return await queue_depth(bus, queue) == count

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
-from bus_support import Recorder, archived, eventually
+from bus_support import Recorder, archived, eventually, published
 from prometheus_client import REGISTRY
 
 from codex_bus import Bus, ConsumerSettings, Inbox, MessageBatch, Outbox, OutboxRelay, subscribe
-from codex_contracts.events import ContentArchivedV1, ContentPublishedV1
+from codex_contracts.events import ContentArchivedV1
 
 FAST = ConsumerSettings(max_batch_timeout=0.1, max_batch_size=50)
 
@@ -105,15 +105,7 @@ async def test_a_row_that_cannot_be_routed_waits_and_the_rest_go_out(
 ) -> None:
     recorder = Recorder()
     relay = OutboxRelay(bus_pool, bus, poll_interval=0.2)
-    unrouted = ContentPublishedV1(
-        content_id="p",
-        creator_id="u",
-        title="t",
-        price_cents=1,
-        currency="eur",
-        asset_id=None,
-        published_at=archived().archived_at,
-    )
+    unrouted = published("p")
     async with bus.consumer("catalog", [subscribe(ContentArchivedV1, recorder)], FAST):
         async with bus_pool.acquire() as conn, conn.transaction():
             await Outbox(source="catalog").add_batch(conn, [archived("a"), unrouted, archived("b")])
