@@ -30,6 +30,7 @@ dev: sync
 
 test: sync
 	$(PY) -m codex_contracts check --strict
+	$(PY) deploy/openapi.py check
 	$(VENV)/bin/pytest -q
 	cd gpu && .venv/bin/pytest -q
 
@@ -44,6 +45,7 @@ fmt: sync
 
 contracts: sync
 	$(PY) -m codex_contracts snapshot
+	$(PY) deploy/openapi.py write
 
 bench: sync
 	$(PY) tests/bench/run.py
