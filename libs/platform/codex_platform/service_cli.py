@@ -112,6 +112,8 @@ class ServiceCli(Generic[S]):
             workers=args.workers,
             # Logging is configure_logging's; uvicorn's own config would replace its handlers.
             log_config=None,
+            # The app factory's middleware writes one access line per request (with its request id).
+            access_log=False,
             # The client address comes from X-Forwarded-For only when the peer is a proxy listed
             # in FORWARDED_ALLOW_IPS (uvicorn's default: 127.0.0.1), so clients cannot forge it.
             proxy_headers=True,
