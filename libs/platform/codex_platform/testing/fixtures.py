@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
-from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
+from codex_platform.testing.queues import Leftovers, delete_leftovers, delete_prefixed, new_queue_prefix
 from codex_platform.testing.services import (
     S3Settings,
     amqp_service,
@@ -37,6 +36,9 @@ __all__ = [
     "database_url",
     "db_pool",
     "pg_schema",
+    # Hooks: pytest finds them in the plugin module, as it finds the fixtures.
+    "pytest_sessionfinish",
+    "pytest_terminal_summary",
     "queue_prefix",
     "redis_prefix",
     "redis_url",
@@ -116,40 +118,34 @@ async def db_pool(database_url: str, pg_schema: str) -> AsyncIterator[asyncpg.Po
 
 @pytest.fixture
 def queue_prefix(amqp_url: str) -> Iterator[str]:
-    """A unique prefix (e.g. `test-3f9a1c2e.`) for this test's exchange and queue names.
+    """A unique prefix (e.g. `test-66a1f0c2b7e1-3f9a1c.`) for this test's exchange and queue names.
 
     Afterwards, queues and exchanges whose names start with it are deleted through the RabbitMQ
-    management API when one answers (`RABBITMQ_MANAGEMENT_URL`, default port 15672 on the AMQP host).
+    management API when one answers; else at the end of the session, with what other sessions left
+    behind (codex_platform.testing.queues says which, and when).
     """
-    prefix = unique_name("test-", 8) + "."
+    prefix = new_queue_prefix(amqp_url)
     yield prefix
-    _delete_amqp_names(amqp_url, prefix)
+    delete_prefixed(amqp_url, prefix)
 
 
-_management_unreachable: set[str] = set()
+_deleted_at_end: list[Leftovers] = []
 
 
-def _delete_amqp_names(amqp_url: str, prefix: str) -> None:
-    import httpx
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Delete the names this session's prefixes left on the broker, and stale ones of other sessions."""
+    deleted = delete_leftovers()
+    if deleted and (deleted.queues or deleted.exchanges):
+        _deleted_at_end.append(deleted)
 
-    parts = urlsplit(amqp_url)
-    base = os.environ.get("RABBITMQ_MANAGEMENT_URL") or f"http://{parts.hostname or '127.0.0.1'}:15672"
-    vhost = quote(unquote(parts.path[1:]) or "/", safe="")
-    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
-    if base in _management_unreachable:
-        return
-    try:
-        with httpx.Client(base_url=base, auth=auth, timeout=5) as client:
-            for kind in ("queues", "exchanges"):
-                response = client.get(f"/api/{kind}/{vhost}", params={"columns": "name"})
-                response.raise_for_status()
-                for item in response.json():
-                    if item["name"].startswith(prefix):
-                        client.delete(f"/api/{kind}/{vhost}/{quote(item['name'], safe='')}")
-    except httpx.HTTPError:
-        # No management API here: the broker keeps them (their names never collide); do not
-        # wait for it again after every test.
-        _management_unreachable.add(base)
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say what the session's end deleted on the broker (a line, only when it deleted anything)."""
+    for deleted in _deleted_at_end:
+        terminalreporter.write_line(
+            f"codex: deleted {len(deleted.queues)} queues and {len(deleted.exchanges)} exchanges "
+            "that tests left on the broker"
+        )
 
 
 @pytest.fixture
