@@ -88,16 +88,14 @@ async def test_events_of_sign_ups_made_while_the_broker_was_down_arrive_later(
             async with tcp_relay(port, broker.hostname or "127.0.0.1", broker.port or 5672):
                 await asyncio.wait_for(arrived.wait(), timeout=30)
                 rows = await auth.sql("SELECT sent_at FROM outbox")
+            users = {row["email"]: str(row["id"]) for row in await auth.sql("SELECT email, id FROM users")}
         finally:
             worker.cancel()
             await asyncio.gather(worker, return_exceptions=True)
             await consumer.stop()
 
-    users = (
-        {row["email"]: row["id"] for row in await auth.sql("SELECT email, id FROM users")} if False else None
-    )
-    assert users is None
     assert sorted(event.email for event in received) == ["ada@example.com", "bob@example.com"]
+    assert {event.email: event.user_id for event in received} == users
     assert {event.role for event in received} == {"customer"}
     assert all(event.registered_at.tzinfo is not None for event in received)
     assert all(PASSWORD not in repr(event) for event in received)
