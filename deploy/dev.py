@@ -83,6 +83,7 @@ class Supervisor:
 
     def __init__(self) -> None:
         self.children: list[tuple[str, asyncio.subprocess.Process]] = []
+        self.pumps: set[asyncio.Task[None]] = set()
         self.width = max(len(s.name) for s in SERVICES) + 7
 
     def label(self, name: str) -> str:
@@ -100,7 +101,9 @@ class Supervisor:
             start_new_session=True,
         )
         self.children.append((name, proc))
-        asyncio.create_task(self.pump(name, proc))
+        pump = asyncio.create_task(self.pump(name, proc))
+        self.pumps.add(pump)  # the loop keeps only weak references to tasks
+        pump.add_done_callback(self.pumps.discard)
         return proc
 
     async def pump(self, name: str, proc: asyncio.subprocess.Process) -> None:
@@ -167,7 +170,9 @@ def check_dependencies(env: dict[str, str]) -> list[str]:
     ]:
         if not reachable(env[var], port):
             host = urlsplit(env[var]).hostname
-            problems.append(f"{var} ({host}:{urlsplit(env[var]).port or port}) is not reachable; start it: {hint}")
+            problems.append(
+                f"{var} ({host}:{urlsplit(env[var]).port or port}) is not reachable; start it: {hint}"
+            )
     return problems
 
 
@@ -186,7 +191,9 @@ async def main() -> int:
     table: list[tuple[str, str]] = []
     try:
         s3 = await start_s3(sup, env)
-        table.append(("S3", f"{env['S3_ENDPOINT_URL']} (bucket {env['S3_BUCKET']})" + (" [moto]" if s3 else "")))
+        table.append(
+            ("S3", f"{env['S3_ENDPOINT_URL']} (bucket {env['S3_BUCKET']})" + (" [moto]" if s3 else ""))
+        )
         present = [s for s in SERVICES if s.folder.is_dir()]
         for svc in present:
             svc_env = {**env, **svc.extra, "PORT": str(svc.port)}

@@ -55,7 +55,9 @@ def main() -> int:
             print(f"wrote    {path.relative_to(ROOT)}")
         else:
             diff = difflib.unified_diff(current.splitlines(), text.splitlines(), str(path), "served", n=1)
-            stale.append(f"{path.relative_to(ROOT)} differs from what {name} serves:\n" + "\n".join(list(diff)[:40]))
+            stale.append(
+                f"{path.relative_to(ROOT)} differs from what {name} serves:\n" + "\n".join(list(diff)[:40])
+            )
     for message in stale:
         print(message, file=sys.stderr)
     if stale:

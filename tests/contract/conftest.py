@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from codex_contracts.schema import CONTRACTS_ROOT
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema
 import msgspec
 import pytest
+
 from codex_contracts import encode_envelope, new_envelope
 from codex_contracts import events as v1
 from codex_contracts.asyncapi import EVENTS_EXCHANGE, amqp_headers, build_asyncapi, producer

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from codex_contracts.__main__ import main
 from codex_contracts.schema import CONTRACTS_ROOT
 

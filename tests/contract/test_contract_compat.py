@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
+
 from codex_contracts.compat import Incompatibility, compare
 
 TYPE = "media.asset.ready.v9"

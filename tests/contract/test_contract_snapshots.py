@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import jsonschema
 import msgspec
 import pytest
+
 from codex_contracts import events as v1
 from codex_contracts.__main__ import main
 from codex_contracts.schema import CONTRACTS_ROOT, ENVELOPE, all_contracts, current_schemas, render

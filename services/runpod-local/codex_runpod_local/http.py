@@ -99,7 +99,7 @@ def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
         raise NotAuthorizedException("missing or invalid API key")
 
 
-def error_handlers() -> dict[type[Exception], Any]:
+def error_handlers() -> dict[int | type[Exception], Any]:
     def answer(status: int) -> Any:
         def handler(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
             message = exc.detail if isinstance(exc, NotAuthorizedException) else str(exc)

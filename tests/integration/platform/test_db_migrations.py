@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from codex_platform.db import MigrationError, MigrationSource, connect, migrate, run_migrations
 
 

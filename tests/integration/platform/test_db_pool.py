@@ -8,6 +8,7 @@ import uuid
 import asyncpg
 import msgspec
 import pytest
+
 from codex_platform.db import connect, create_pool
 
 

@@ -16,6 +16,13 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
+from litestar import Litestar, Request, get
+from litestar.testing import AsyncTestClient
+from prometheus_client import CollectorRegistry
+
 from codex_platform.http import (
     CurrentPrincipal,
     JwtVerifier,
@@ -25,12 +32,6 @@ from codex_platform.http import (
     require_roles,
     requires_auth,
 )
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from jwt.algorithms import OKPAlgorithm
-from litestar import Litestar, Request, get
-from litestar.testing import AsyncTestClient
-from prometheus_client import CollectorRegistry
 
 ISSUER = "http://auth.codex.test"
 AUDIENCE = "codex"

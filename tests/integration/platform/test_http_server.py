@@ -11,10 +11,11 @@ import httpx
 import msgspec
 import pytest
 import uvicorn
-from codex_platform.http import create_app
 from litestar import post
 from litestar.params import JSONBody
 from prometheus_client import CollectorRegistry
+
+from codex_platform.http import create_app
 
 LIMIT = 4096
 

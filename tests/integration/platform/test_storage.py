@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+
 from codex_platform.storage import ObjectInfo, Storage, UploadedPart
 from codex_platform.testing import S3Settings, unique_name
 

@@ -8,11 +8,12 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from codex_platform.http import JwksUnavailable, JwtVerifier, TokenRejected, verify_with_keys
-from codex_platform.http.jwks import JwksCache, parse_jwks
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
+
+from codex_platform.http import JwksUnavailable, JwtVerifier, TokenRejected, verify_with_keys
+from codex_platform.http.jwks import JwksCache, parse_jwks
 
 JWKS_URL = "http://auth.test/.well-known/jwks.json"
 ISSUER = "http://auth.test"

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 import structlog
+
 from codex_platform.logging import (
     REDACTED,
     configure_logging,

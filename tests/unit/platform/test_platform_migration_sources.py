@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+
 from codex_platform.db import MigrationError, MigrationSource, advisory_lock_key
 
 

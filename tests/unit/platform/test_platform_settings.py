@@ -8,6 +8,7 @@ import textwrap
 
 import msgspec
 import pytest
+
 from codex_platform.settings import BaseSettings, Port, SettingsError, load_settings, settings_or_exit
 
 
