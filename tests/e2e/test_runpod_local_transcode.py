@@ -1,9 +1,11 @@
 """The real GPU transcode worker (gpu/, `python -m codex_gpu`) running unchanged against the local RunPod
 endpoint: a tiny generated clip in, a ladder of MP4s and a thumbnail out, the result in /status and in
-the webhook. On a machine without NVENC it encodes with libx264."""
+the webhook. Source and outputs travel through presigned URLs of a real S3 API (the test's bucket), as
+they will from media-dispatch. On a machine without NVENC it encodes with libx264."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 import msgspec
 
 from codex_contracts.transcode import TranscodeJobV1, result_from_runpod
+from codex_platform.storage import Storage
 
 # A 1.5 s 320x180 clip with a tone, made with the gpu/ environment's PyAV (the test venv has none).
 MAKE_CLIP = """
@@ -36,16 +39,16 @@ out.close()
 """
 
 
-def test_the_transcode_worker_runs_a_job_through_the_local_endpoint(
+async def test_the_transcode_worker_runs_a_job_through_the_local_endpoint(
     runpod_worker_python: Path,
     runpod_local_factory: Callable[..., Any],
-    runpod_media_store: Any,
+    storage: Storage,
     runpod_webhook_receiver: Any,
     tmp_path: Path,
 ) -> None:
     clip = tmp_path / "source.mp4"
     subprocess.run([str(runpod_worker_python), "-c", MAKE_CLIP, str(clip)], check=True, timeout=60)
-    runpod_media_store.objects["source.mp4"] = clip.read_bytes()
+    await storage.put_bytes("uploads/source.mp4", clip.read_bytes(), content_type="video/mp4")
 
     server = runpod_local_factory(
         endpoints="transcode",
@@ -57,19 +60,23 @@ def test_the_transcode_worker_runs_a_job_through_the_local_endpoint(
     )
     hook, webhook_url = runpod_webhook_receiver.new_url()
     ladder = [{"name": "180p", "short_side": 180}, {"name": "144p", "short_side": 144}]
+    outputs = {
+        rung["name"]: await storage.presign_put(f"assets/{rung['name']}.mp4", content_type="video/mp4")
+        for rung in ladder
+    }
     job = {
         "job_id": "e2e-transcode-1",
         "asset_id": "asset-1",
-        "source_url": runpod_media_store.url("source.mp4"),
-        "outputs": {rung["name"]: runpod_media_store.url(f"out/{rung['name']}.mp4") for rung in ladder},
-        "thumbnail_url": runpod_media_store.url("out/thumbnail.jpg"),
+        "source_url": await storage.presign_get("uploads/source.mp4"),
+        "outputs": outputs,
+        "thumbnail_url": await storage.presign_put("assets/thumbnail.jpg", content_type="image/jpeg"),
         "ladder": ladder,
     }
     msgspec.convert(job, TranscodeJobV1)  # the input is what media-dispatch will send
     job_id = server.run("transcode", job, webhook=webhook_url)
 
     # the worker process starts (imports PyAV, probes encoders), takes the job and transcodes it
-    done = server.wait_for("transcode", job_id, "COMPLETED", "FAILED", timeout=120)
+    done = await asyncio.to_thread(server.wait_for, "transcode", job_id, "COMPLETED", "FAILED", timeout=120)
     assert done["status"] == "COMPLETED", done
     result = result_from_runpod(job["job_id"], done)
     assert result.status == "succeeded" and result.error is None
@@ -77,10 +84,13 @@ def test_the_transcode_worker_runs_a_job_through_the_local_endpoint(
         ("180p", 320, 180, "h264"),
         ("144p", 256, 144, "h264"),
     }
-    for rung in ladder:
-        mp4 = runpod_media_store.objects[f"out/{rung['name']}.mp4"]
-        assert mp4[4:8] == b"ftyp" and len(mp4) > 1000
-    assert runpod_media_store.objects["out/thumbnail.jpg"][:2] == b"\xff\xd8"
+    for rendition in result.renditions:
+        stored = await storage.head(f"assets/{rendition.name}.mp4")
+        assert stored is not None and stored.size == rendition.size_bytes
+        mp4 = await storage.get_bytes(f"assets/{rendition.name}.mp4")
+        assert mp4 is not None and mp4[4:8] == b"ftyp"
+    thumbnail = await storage.get_bytes("assets/thumbnail.jpg")
+    assert thumbnail is not None and thumbnail[:2] == b"\xff\xd8"
 
-    [webhook] = runpod_webhook_receiver.wait_for(hook)
+    [webhook] = await asyncio.to_thread(runpod_webhook_receiver.wait_for, hook)
     assert webhook.body == {**done, "input": job}
