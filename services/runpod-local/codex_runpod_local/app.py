@@ -11,7 +11,10 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from codex_platform.http import create_app as create_platform_app
-from codex_runpod_local.http import AdminController, CloudController, WorkerController, error_handlers
+from codex_runpod_local.http import error_handlers
+from codex_runpod_local.http_admin import AdminController
+from codex_runpod_local.http_cloud import CloudController
+from codex_runpod_local.http_worker_loop import WorkerController
 from codex_runpod_local.runtime import Endpoints
 from codex_runpod_local.settings import Settings
 from codex_runpod_local.webhooks import WebhookSender

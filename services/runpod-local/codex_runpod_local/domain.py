@@ -1,4 +1,5 @@
-"""Jobs of a RunPod serverless endpoint: their states, the queue, and the rules between them.
+"""The jobs of a RunPod serverless endpoint: the queue, the rules between states, stop signals and
+retention (the job itself is job.py).
 
 Pure: no I/O, no clock (every call takes ``now``, in seconds of a monotonic clock). The runtime calls
 these methods, then does what the returned transitions ask (webhooks, stop signals, wake-ups).
@@ -17,27 +18,11 @@ A terminal job is kept for the retention period (30 min for /run, 1 min for /run
 from __future__ import annotations
 
 import json
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from codex_runpod_local.faults import NO_FAULTS, Faults
-
-
-class JobStatus(StrEnum):
-    IN_QUEUE = "IN_QUEUE"
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    TIMED_OUT = "TIMED_OUT"
-
-    @property
-    def terminal(self) -> bool:
-        return self not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS)
-
+from codex_runpod_local.job import NO_OUTPUT, Job, JobStatus
 
 RETRYABLE = (JobStatus.FAILED, JobStatus.TIMED_OUT)
 
@@ -48,77 +33,6 @@ class JobNotFound(LookupError):
 
 class JobNotRetryable(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class Policy:
-    execution_timeout_ms: int
-    ttl_ms: int
-    low_priority: bool = False
-
-
-_NO_OUTPUT = object()
-
-
-@dataclass
-class Job:
-    id: str
-    endpoint_id: str
-    input: Any
-    policy: Policy
-    submitted_at: float
-    webhook: str | None = None
-    sync: bool = False
-    faults: Faults = NO_FAULTS
-    status: JobStatus = JobStatus.IN_QUEUE
-    queued_at: float = 0.0
-    started_at: float | None = None
-    finished_at: float | None = None
-    worker_id: str | None = None
-    output: Any = _NO_OUTPUT
-    progress: Any = _NO_OUTPUT  # the last progress_update, shown as `output` while IN_PROGRESS
-    error: str | None = None
-    retries: int = 0
-    stream: list[Any] = field(default_factory=list)
-    forget_at: float | None = None
-
-    @property
-    def has_output(self) -> bool:
-        return self.output is not _NO_OUTPUT
-
-    def status_body(self, now: float) -> dict[str, Any]:
-        """What GET /status/{id} answers (and, with the input, what the webhook carries)."""
-        body: dict[str, Any] = {"id": self.id, "status": self.status.value}
-        if self.started_at is not None:
-            body["delayTime"] = _ms(self.started_at - self.queued_at)
-            body["executionTime"] = _ms((self.finished_at or now) - self.started_at)
-        elif self.finished_at is not None:
-            body["delayTime"] = _ms(self.finished_at - self.queued_at)
-        if self.worker_id is not None:
-            body["workerId"] = self.worker_id
-        if self.has_output:
-            body["output"] = self.output
-        elif self.status is JobStatus.IN_PROGRESS and self.progress is not _NO_OUTPUT:
-            body["output"] = self.progress
-        if self.error is not None:
-            body["error"] = self.error
-        return body
-
-    def webhook_body(self, now: float) -> dict[str, Any]:
-        return {**self.status_body(now), "input": self.input}
-
-    def worker_payload(self) -> dict[str, Any]:
-        """What job-take hands the SDK's worker loop (it requires `id` and `input`)."""
-        return {"id": self.id, "input": self.input}
-
-
-def _ms(seconds: float) -> int:
-    return max(0, round(seconds * 1000))
-
-
-def new_job_id(sync: bool) -> str:
-    # Cloud ids read `<uuid>-<region>`, synchronous ones `sync-<uuid>-<region>`.
-    return f"{'sync-' if sync else ''}{uuid.uuid4()}-u1"
 
 
 @dataclass
@@ -183,7 +97,7 @@ class JobBook:
         job.status = JobStatus.IN_QUEUE
         job.queued_at = now
         job.started_at = job.finished_at = job.worker_id = job.error = job.forget_at = None
-        job.output = job.progress = _NO_OUTPUT
+        job.output = job.progress = NO_OUTPUT
         job.stream.clear()
         job.retries += 1
         self.retried += 1

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from codex_runpod_local.domain import Job, JobBook, JobNotFound, Policy, Transition, new_job_id
+from codex_runpod_local.domain import JobBook, JobNotFound, Transition
 from codex_runpod_local.faults import FaultBook, FaultRuleSpec, Faults
+from codex_runpod_local.job import Job, Policy, new_job_id
 from codex_runpod_local.settings import Settings
 from codex_runpod_local.webhooks import WebhookSender
 

@@ -2,15 +2,8 @@
 
 import pytest
 
-from codex_runpod_local.domain import (
-    Job,
-    JobBook,
-    JobNotFound,
-    JobNotRetryable,
-    JobStatus,
-    Policy,
-    new_job_id,
-)
+from codex_runpod_local.domain import JobBook, JobNotFound, JobNotRetryable
+from codex_runpod_local.job import Job, JobStatus, Policy, new_job_id
 
 POLICY = Policy(execution_timeout_ms=10_000, ttl_ms=60_000)
 
