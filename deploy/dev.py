@@ -2,7 +2,7 @@
 
 Starts an S3 server (moto) where S3_ENDPOINT_URL is unset, migrates each service, starts its processes
 with their logs interleaved and labelled, prints where everything is, and stops it all on Ctrl-C.
-Only services whose folder exists under services/ are started: nothing here is a stub.
+Only services whose package has a cli.py (services/, deploy/stand-ins/) are started: nothing here is a stub.
 """
 
 from __future__ import annotations
@@ -30,15 +30,21 @@ class Service:
     migrate: bool = True
     worker: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    home: str = "services"
 
     @property
     def folder(self) -> Path:
-        return ROOT / "services" / self.name
+        return ROOT / self.home / self.name
+
+    @property
+    def present(self) -> bool:
+        """Built far enough to run: its package has a command line."""
+        return (self.folder / self.module / "cli.py").is_file()
 
 
 # The suite's processes, in start order. Ports are ARCHITECTURE.md's defaults.
 SERVICES = [
-    Service("runpod-local", "codex_runpod_local", 8010, migrate=False, worker=False),
+    Service("runpod-local", "codex_runpod_local", 8010, migrate=False, worker=False, home="deploy/stand-ins"),
     Service("auth", "codex_auth", 8001),
     Service("catalog", "codex_catalog", 8002),
     Service("upload", "codex_upload", 8003),
@@ -194,7 +200,7 @@ async def main() -> int:
         table.append(
             ("S3", f"{env['S3_ENDPOINT_URL']} (bucket {env['S3_BUCKET']})" + (" [moto]" if s3 else ""))
         )
-        present = [s for s in SERVICES if s.folder.is_dir()]
+        present = [s for s in SERVICES if s.present]
         for svc in present:
             svc_env = {**env, **svc.extra, "PORT": str(svc.port)}
             cli = [PYTHON, "-m", f"{svc.module}.cli"]
@@ -205,7 +211,7 @@ async def main() -> int:
             if svc.worker:
                 await sup.start(f"{svc.name} worker", [*cli, "worker"], svc_env)
             table.append((svc.name, f"http://127.0.0.1:{svc.port}  (docs: /docs)"))
-        absent = [s.name for s in SERVICES if not s.folder.is_dir()]
+        absent = [s.name for s in SERVICES if not s.present]
         print("\nCodex is running. Ctrl-C stops everything.")
         for name, where in table:
             print(f"  {name:<16} {where}")

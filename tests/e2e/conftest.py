@@ -1,6 +1,6 @@
 """End-to-end fixtures.
 
-runpod_*: the local RunPod endpoint (services/runpod-local) as a real server process, with real runpod
+runpod_*: the local RunPod endpoint (deploy/stand-ins/runpod-local) as a real server process, with real runpod
 SDK worker processes (interpreter: gpu/.venv/bin/python), and a webhook receiver that records what
 arrives.
 """
