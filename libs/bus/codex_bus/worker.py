@@ -15,7 +15,8 @@ async def run_worker(settings: CatalogSettings) -> None:   # the service's boots
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 import aio_pika
 import structlog
@@ -34,6 +35,7 @@ async def run_worker(
     *,
     relays: Sequence[OutboxRelay] = (),
     consumers: Sequence[Consumer] = (),
+    tasks: Mapping[str, Callable[[], Coroutine[Any, Any, None]]] | None = None,
     max_connect_delay_s: float = 30.0,
 ) -> None:
     """Connect `bus` (waiting for the broker as long as it takes), start `relays` and `consumers`,
@@ -42,7 +44,9 @@ async def run_worker(
     A broker that is down at start is waited for rather than fatal: meanwhile the service's HTTP
     side keeps committing events to its outbox, and they are published once the broker answers.
     Make `relays` and `consumers` on `bus` before calling (neither touches the connection until
-    started). The pools behind the relays stay the caller's to close.
+    started). The pools behind the relays stay the caller's to close. `tasks` are the service's own
+    background loops by name (a sweeper, a reconciler), started once the bus is connected; one that
+    ends or raises ends the worker with it (raising), so that a supervisor restarts it.
     """
     await connect_patiently(bus, max_delay_s=max_connect_delay_s)
     parts: list[OutboxRelay | Consumer] = [*relays, *consumers]
@@ -56,7 +60,19 @@ async def run_worker(
             schemas=[relay.schema for relay in relays],
             queues=[consumer.queue for consumer in consumers],
         )
-        await asyncio.Event().wait()
+        running = [asyncio.create_task(make(), name=name) for name, make in (tasks or {}).items()]
+        try:
+            if not running:
+                await asyncio.Event().wait()
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = task.exception()
+                _log.error("worker_task_ended", task=task.get_name(), error_type=type(error).__name__)
+                raise RuntimeError(f"worker task {task.get_name()!r} ended") from error
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
     finally:
         # Consumers first (their handlers may still write to an outbox), then the relays.
         for part in reversed(started):
