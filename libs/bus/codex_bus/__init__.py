@@ -24,19 +24,18 @@ from codex_bus.errors import (
     UnroutableMessage,
 )
 from codex_bus.failure import Failure
+from codex_bus.handling import On, bind, on
 from codex_bus.inbox import Inbox
+from codex_bus.memory import MemoryBus, MemoryOutbox, Outcome
 from codex_bus.message import Message, MessageBatch
 from codex_bus.outbox import Outbox
 from codex_bus.producer import Producer
 from codex_bus.relay import OutboxRelay, OutboxStats
+from codex_bus.service import BUS_MIGRATIONS, service_cli, service_worker
 from codex_bus.settings import ConsumerSettings
 from codex_bus.subscriptions import Handler, Subscription, subscribe
 from codex_bus.topology import Topology
 from codex_bus.worker import run_worker
-from codex_platform.db import MigrationSource
-
-BUS_MIGRATIONS = MigrationSource("bus", "codex_bus.migrations")
-"""The outbox and inbox tables: pass first in `migrate(..., sources=[BUS_MIGRATIONS, own])`."""
 
 __all__ = [
     "BUS_MIGRATIONS",
@@ -53,12 +52,16 @@ __all__ = [
     "Handler",
     "Inbox",
     "InvalidDelay",
+    "MemoryBus",
+    "MemoryOutbox",
     "Message",
     "MessageBatch",
     "MessageTooLarge",
+    "On",
     "Outbox",
     "OutboxRelay",
     "OutboxStats",
+    "Outcome",
     "Producer",
     "PublishFailed",
     "PublishRejected",
@@ -66,6 +69,10 @@ __all__ = [
     "Subscription",
     "Topology",
     "UnroutableMessage",
+    "bind",
+    "on",
     "run_worker",
+    "service_cli",
+    "service_worker",
     "subscribe",
 ]

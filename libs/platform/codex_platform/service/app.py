@@ -1,0 +1,99 @@
+"""`service_app`: a service's whole Litestar app from its settings, its bootstrap and its routes.
+
+    def create_app(settings: CatalogSettings | None = None, **overrides: Any) -> Litestar:
+        return service_app(settings or CatalogSettings.load(), bootstrap, ROUTES, overrides=overrides)
+
+The lifespan enters `bootstrap(settings, **overrides)` and puts what it yields on `app.state.deps`;
+handlers take it as the `deps` dependency. /readyz checks what the deps hold (see readiness.py);
+`DomainError`s answer as problem details with their own status; bearer tokens are verified against
+the auth service's JWKS (`settings.jwks_url`) unless the service verifies its own (auth).
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.spec import SecurityScheme
+from litestar.types import ControllerRouterHandler, ExceptionHandlersMap, Middleware
+
+from codex_platform.errors import DomainError
+from codex_platform.http.app import create_app
+from codex_platform.http.domain_errors import handle_domain_error
+from codex_platform.http.jwt_verifier import JwtVerifier
+from codex_platform.service.readiness import readiness_checks
+from codex_platform.service.settings import ServiceSettings
+
+__all__ = ["Bootstrap", "deps_type_of", "service_app"]
+
+Bootstrap = Callable[..., AbstractAsyncContextManager[Any]]
+"""`bootstrap(settings, **overrides)`: an async context manager that yields the service's deps."""
+
+
+def provide_deps(state: State) -> Any:
+    return state.deps
+
+
+def deps_type_of(bootstrap: Bootstrap) -> type[Any]:
+    """The deps class a bootstrap yields, read from its `-> AsyncIterator[Deps]` annotation."""
+    returned = typing.get_type_hints(bootstrap).get("return")
+    args = typing.get_args(returned)
+    if not args or not isinstance(args[0], type):
+        raise TypeError(f"{bootstrap.__qualname__} must be annotated `-> AsyncIterator[Deps]`")
+    return args[0]
+
+
+def service_app(
+    settings: ServiceSettings,
+    bootstrap: Bootstrap,
+    routes: Sequence[ControllerRouterHandler],
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    verify_tokens: bool = True,
+    security_schemes: Mapping[str, SecurityScheme] | None = None,
+    exception_handlers: ExceptionHandlersMap | None = None,
+    middleware: Sequence[Middleware] = (),
+) -> Litestar:
+    """Assemble the service's app (see the module's docstring).
+
+    `verify_tokens=False` is for a service that checks bearer tokens itself (auth signs them): OpenAPI
+    still declares the bearer scheme. `overrides` go to `bootstrap` (a test's pool, clock or fake).
+    """
+    app_ref: list[Litestar] = []
+
+    @asynccontextmanager
+    async def dependencies(app: Litestar) -> AsyncIterator[None]:
+        async with bootstrap(settings, **dict(overrides or {})) as deps:
+            app.state.deps = deps
+            yield
+
+    jwt = None
+    if verify_tokens:
+        jwt = JwtVerifier(
+            settings.jwks_url,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            leeway_s=settings.jwt_leeway_s,
+        )
+    app = create_app(
+        service=settings.service,
+        description=description,
+        route_handlers=routes,
+        readiness_checks=readiness_checks(deps_type_of(bootstrap), lambda: app_ref[0].state.deps),
+        cors_origins=settings.cors_origins,
+        lifespan=[dependencies],
+        dependencies={"deps": Provide(provide_deps, sync_to_thread=False)},
+        exception_handlers={DomainError: handle_domain_error, **(exception_handlers or {})},
+        jwt=jwt,
+        bearer_scheme=True,
+        security_schemes=security_schemes,
+        middleware=middleware,
+    )
+    app_ref.append(app)
+    return app
