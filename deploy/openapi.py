@@ -24,14 +24,21 @@ SERVICES = {
     "media-dispatch": "codex_media_dispatch.app",
     "purchase": "codex_purchase.app",
     "runpod-local": "codex_runpod_local.app",
+    "stripe-local": "codex_stripe_local.app",
 }
+
+
+def built(name: str, module: str) -> bool:
+    """The service's app module exists (services/ or deploy/stand-ins/): nothing here is a stub."""
+    relative = Path(*module.split(".")).with_suffix(".py")
+    return any((ROOT / home / name / relative).is_file() for home in ("services", "deploy/stand-ins"))
 
 
 def documents() -> dict[str, str]:
     """Each built service's OpenAPI document as stable JSON text."""
     out = {}
     for name, module in SERVICES.items():
-        if not (ROOT / "services" / name).is_dir():
+        if not built(name, module):
             continue
         app = importlib.import_module(module).create_app()
         schema = app.openapi_schema.to_schema()
