@@ -11,6 +11,8 @@ the auth service's JWKS (`settings.jwks_url`) unless the service verifies its ow
 
 from __future__ import annotations
 
+import inspect
+import re
 import typing
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -41,11 +43,19 @@ def provide_deps(state: State) -> Any:
 
 def deps_type_of(bootstrap: Bootstrap) -> type[Any]:
     """The deps class a bootstrap yields, read from its `-> AsyncIterator[Deps]` annotation."""
-    returned = typing.get_type_hints(bootstrap).get("return")
-    args = typing.get_args(returned)
-    if not args or not isinstance(args[0], type):
+    function = inspect.unwrap(bootstrap)
+    returned = function.__annotations__.get("return")
+    if isinstance(returned, str):
+        # Only the return annotation is read: parameters may use generics that exist for type checkers
+        # alone (`asyncpg.Pool[Any]`).
+        inner = re.fullmatch(r"\s*(?:[\w.]+\.)?AsyncIterator\[\s*([\w.]+)\s*\]\s*", returned)
+        returned = eval(inner.group(1), function.__globals__) if inner else None  # noqa: S307
+    else:
+        args = typing.get_args(returned)
+        returned = args[0] if args else None
+    if not isinstance(returned, type):
         raise TypeError(f"{bootstrap.__qualname__} must be annotated `-> AsyncIterator[Deps]`")
-    return args[0]
+    return returned
 
 
 def service_app(

@@ -7,6 +7,8 @@ deps exist) and run against the live deps on each probe.
 from __future__ import annotations
 
 import dataclasses
+import re
+import sys
 import typing
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -62,10 +64,29 @@ def _kind(hint: Any) -> tuple[str, Callable[[Any], Awaitable[None]]] | None:
     return None
 
 
+def _field_types(deps_type: type[Any]) -> dict[str, Any]:
+    """The deps' field types; generic arguments are dropped where they cannot be evaluated at run
+    time (`asyncpg.Pool[Any]` is only subscriptable for type checkers)."""
+    try:
+        return typing.get_type_hints(deps_type)
+    except TypeError:
+        namespace = vars(sys.modules[deps_type.__module__])
+        types: dict[str, Any] = {}
+        for field in dataclasses.fields(deps_type):
+            annotation = field.type
+            if isinstance(annotation, str):
+                try:
+                    annotation = eval(re.sub(r"\[.*\]", "", annotation), namespace)  # noqa: S307
+                except Exception:
+                    annotation = None
+            types[field.name] = annotation
+        return types
+
+
 def readiness_checks(deps_type: type[Any], current: Callable[[], Any]) -> dict[str, ReadinessCheck]:
     """One check per field of the `deps_type` dataclass that is a pool, Redis, storage or `Readiness`;
     `current()` returns the live deps object when a probe runs."""
-    hints = typing.get_type_hints(deps_type)
+    hints = _field_types(deps_type)
     checks: dict[str, ReadinessCheck] = {}
     for field in dataclasses.fields(deps_type):
         kind = _kind(hints.get(field.name))
