@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 import structlog
@@ -23,13 +23,11 @@ from codex_bus.failure import Failure
 from codex_bus.headers import attempts_of
 from codex_bus.message import Message, MessageBatch
 from codex_bus.metrics import CONSUMED, HANDLER_SECONDS
+from codex_bus.publishing import Publishing
 from codex_bus.settings import ConsumerSettings
 from codex_bus.settlement import Settlement
 from codex_bus.subscriptions import Subscription, subscription_table
 from codex_contracts import UnknownContractType, decode_envelope
-
-if TYPE_CHECKING:
-    from codex_bus.bus import Bus
 
 __all__ = ["Consumer"]
 
@@ -43,17 +41,17 @@ class Consumer:
 
     def __init__(
         self,
-        bus: Bus,
+        publishing: Publishing,
         queue: str,
         subscriptions: Sequence[Subscription[Any]],
         settings: ConsumerSettings,
         *,
         bind: bool = True,
     ) -> None:
-        self._bus = bus
+        self._publishing = publishing
         self.settings = settings
-        self.queue = bus.topology.queue(queue)
-        self.dead_letter_queue = bus.topology.dead_letter_queue(self.queue, settings.dead_letter_queue)
+        self.queue = publishing.topology.queue(queue)
+        self.dead_letter_queue = publishing.topology.dead_letter_queue(self.queue, settings.dead_letter_queue)
         self._table = subscription_table(subscriptions)
         self._bind = bind
         self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
@@ -67,14 +65,14 @@ class Consumer:
 
     async def start(self) -> None:
         """Declare the queue, its dead-letter queue and bindings, then start consuming."""
-        self._channel = await self._bus.connection.channel(publisher_confirms=False)
+        self._channel = await self._publishing.connection.channel(publisher_confirms=False)
         await self._channel.set_qos(prefetch_count=self.settings.prefetch)
-        self._amqp_queue = await self._bus.topology.declare_queue(
+        self._amqp_queue = await self._publishing.topology.declare_queue(
             self._channel,
             self.queue,
             dead_letter_queue=self.dead_letter_queue,
             event_types=tuple(self._table) if self._bind else (),
-            names=self._bus.declared,
+            names=self._publishing.declared,
         )
         self._batcher = asyncio.create_task(self._fill_batches(), name=f"codex-bus-batcher:{self.queue}")
         self._consumer_tag = await self._amqp_queue.consume(self._received)
@@ -154,7 +152,7 @@ class Consumer:
     async def handle(self, deliveries: Sequence[AbstractIncomingMessage]) -> None:
         """Decode, dispatch to the handlers and settle one batch of deliveries."""
         settings = self.settings
-        settlement = Settlement(self._bus, self.queue, self.dead_letter_queue, settings.max_retries)
+        settlement = Settlement(self._publishing, self.queue, self.dead_letter_queue, settings.max_retries)
         groups: dict[str, list[Message[Any]]] = {}
         for incoming in deliveries:
             if incoming.channel.is_closed:

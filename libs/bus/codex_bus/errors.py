@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from codex_contracts import Envelope, encode_envelope
+
 __all__ = [
     "MAX_DELAY_SECONDS",
     "MAX_MESSAGE_BYTES",
@@ -11,6 +13,8 @@ __all__ = [
     "PublishFailed",
     "PublishRejected",
     "UnroutableMessage",
+    "check_delay",
+    "encode_checked",
 ]
 
 # Cloudflare Queues' limits, kept so that code moved from there behaves the same here.
@@ -73,3 +77,12 @@ def check_delay(delay_seconds: int) -> int:
     if not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
         raise InvalidDelay(delay_seconds)
     return delay_seconds
+
+
+def encode_checked(envelope: Envelope) -> bytes:
+    """The envelope's wire body; raises `MessageTooLarge` over 128 KB. The one size check of a
+    message: producers and the outbox call it, what they publish later is not measured again."""
+    body = encode_envelope(envelope)
+    if len(body) > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(envelope.type, len(body))
+    return body

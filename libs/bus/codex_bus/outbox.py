@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from codex_bus._pg import PgConnection
-from codex_bus.errors import MAX_MESSAGE_BYTES, MessageTooLarge, check_delay
-from codex_contracts import Envelope, Event, encode_envelope, new_envelope
+from codex_bus.errors import check_delay, encode_checked
+from codex_contracts import Envelope, Event, new_envelope
 
 __all__ = ["Outbox"]
 
@@ -57,9 +57,13 @@ class Outbox:
         *,
         delay_seconds: int = 0,
         causation: Envelope | None = None,
+        correlation_id: str | None = None,
     ) -> list[Envelope]:
         """Add several events in one statement, inside the caller's open transaction."""
-        envelopes = [new_envelope(e, source=self.source, causation=causation) for e in events]
+        envelopes = [
+            new_envelope(e, source=self.source, causation=causation, correlation_id=correlation_id)
+            for e in events
+        ]
         await self.add_envelopes(conn, envelopes, delay_seconds=delay_seconds)
         return envelopes
 
@@ -73,10 +77,7 @@ class Outbox:
                 "so that the event commits with the change it reports"
             )
         check_delay(delay_seconds)
-        bodies = [encode_envelope(e) for e in envelopes]
-        for envelope, body in zip(envelopes, bodies, strict=True):
-            if len(body) > MAX_MESSAGE_BYTES:
-                raise MessageTooLarge(envelope.type, len(body))
+        bodies = [encode_checked(e) for e in envelopes]
         count = len(envelopes)
         await conn.execute(
             _INSERT,

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from codex_bus.errors import MAX_MESSAGE_BYTES, MessageTooLarge, check_delay
-from codex_contracts import Envelope, Event, encode_envelope, new_envelope
-
-if TYPE_CHECKING:
-    from codex_bus.bus import Bus
+from codex_bus.errors import check_delay, encode_checked
+from codex_bus.publishing import Publishing
+from codex_contracts import Envelope, Event, new_envelope
 
 __all__ = ["Producer"]
 
@@ -22,8 +19,10 @@ class Producer:
     persistent and mandatory: a message that no queue takes raises `UnroutableMessage`.
     """
 
-    def __init__(self, bus: Bus, *, source: str, queue: str | None = None, publish_timeout: float = 30.0):
-        self._bus = bus
+    def __init__(
+        self, publishing: Publishing, *, source: str, queue: str | None = None, publish_timeout: float = 30.0
+    ):
+        self._publishing = publishing
         self.source = source
         self.queue = queue
         self._publish_timeout = publish_timeout
@@ -43,11 +42,16 @@ class Producer:
         """
         check_delay(delay_seconds)
         envelope = new_envelope(event, source=self.source, causation=causation, correlation_id=correlation_id)
-        await self.send_envelope(envelope, delay_seconds=delay_seconds)
+        await self._publish(envelope, encode_checked(envelope), delay_seconds)
         return envelope
 
     async def send_batch(
-        self, events: Sequence[Event], *, delay_seconds: int = 0, causation: Envelope | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        delay_seconds: int = 0,
+        causation: Envelope | None = None,
+        correlation_id: str | None = None,
     ) -> list[Envelope]:
         """Send several events at once, all confirmed on return; none is sent if one is too large.
 
@@ -55,11 +59,11 @@ class Producer:
         ones that succeeded stay sent, so a caller that retries the batch may send them twice.
         """
         check_delay(delay_seconds)
-        envelopes = [new_envelope(e, source=self.source, causation=causation) for e in events]
-        bodies = [encode_envelope(envelope) for envelope in envelopes]
-        for envelope, body in zip(envelopes, bodies, strict=True):
-            if len(body) > MAX_MESSAGE_BYTES:
-                raise MessageTooLarge(envelope.type, len(body))
+        envelopes = [
+            new_envelope(e, source=self.source, causation=causation, correlation_id=correlation_id)
+            for e in events
+        ]
+        bodies = [encode_checked(envelope) for envelope in envelopes]
         results = await asyncio.gather(
             *(
                 self._publish(envelope, body, delay_seconds)
@@ -76,10 +80,10 @@ class Producer:
 
     async def send_envelope(self, envelope: Envelope, *, delay_seconds: int = 0) -> None:
         """Send an envelope built elsewhere (keeps its id, e.g. when forwarding)."""
-        await self._publish(envelope, encode_envelope(envelope), delay_seconds)
+        await self._publish(envelope, encode_checked(envelope), check_delay(delay_seconds))
 
     async def _publish(self, envelope: Envelope, body: bytes, delay_seconds: int) -> None:
-        await self._bus.publish_event(
+        await self._publishing.publish_event(
             body,
             message_id=envelope.id,
             event_type=envelope.type,

@@ -18,9 +18,9 @@ import asyncpg
 import structlog
 
 from codex_bus._pg import PgConnection
-from codex_bus.bus import Bus
 from codex_bus.errors import BusError, PublishFailed
 from codex_bus.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISH_LATENCY, OUTBOX_PUBLISHED
+from codex_bus.publishing import PublishingSource
 
 __all__ = ["OutboxRelay", "OutboxStats"]
 
@@ -67,7 +67,7 @@ class OutboxRelay:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        bus: Bus,
+        bus: PublishingSource,
         *,
         batch_size: int = 200,
         poll_interval: float = 1.0,
@@ -77,7 +77,7 @@ class OutboxRelay:
         max_failure_backoff: float = 300.0,
     ) -> None:
         self._pool = pool
-        self._bus = bus
+        self._publishing = bus.publishing
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retention = retention
@@ -119,7 +119,7 @@ class OutboxRelay:
                 return 0
             results = await asyncio.gather(
                 *(
-                    self._bus.publish_event(
+                    self._publishing.publish_event(
                         row["body"],
                         message_id=row["message_id"],
                         event_type=row["event_type"],
@@ -198,7 +198,7 @@ class OutboxRelay:
                 # A lost broker connection comes back by itself: wait for it rather than spin.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(30):
-                        await self._bus.ready()
+                        await self._publishing.ready()
                 continue
             if sent < self.batch_size:
                 with contextlib.suppress(TimeoutError):

@@ -10,7 +10,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
@@ -19,9 +19,7 @@ from codex_bus import headers as h
 from codex_bus.acks import DeliveryTracker
 from codex_bus.failure import Failure
 from codex_bus.metrics import DEAD_LETTERED, RETRIED
-
-if TYPE_CHECKING:
-    from codex_bus.bus import Bus
+from codex_bus.publishing import Publishing
 
 __all__ = ["Settlement"]
 
@@ -42,7 +40,7 @@ class _Copy:
 class Settlement:
     """The settlements decided for one batch, applied together by `apply()`."""
 
-    bus: Bus
+    publishing: Publishing
     queue: str
     dead_letter_queue: str
     max_retries: int
@@ -114,7 +112,7 @@ class Settlement:
             headers[h.ATTEMPTS] = copy.attempts + 1
             routing_key = self.queue
             if copy.delay_seconds:
-                routing_key = await self.bus.ensure_queue_delay(self.queue, copy.delay_seconds * 1000)
+                routing_key = await self.publishing.ensure_queue_delay(self.queue, copy.delay_seconds * 1000)
             await self._send(incoming, message_id, copy.event_type, routing_key, headers)
             RETRIED.labels(self.queue, copy.event_type).inc()
             log.warning("bus.message_retried", delay_seconds=copy.delay_seconds, **fields)
@@ -141,7 +139,7 @@ class Settlement:
         headers: dict[str, Any],
     ) -> None:
         timestamp = incoming.timestamp if isinstance(incoming.timestamp, datetime) else None
-        await self.bus.publisher.publish(
+        await self.publishing.publisher.publish(
             incoming.body,
             exchange="",
             routing_key=routing_key,

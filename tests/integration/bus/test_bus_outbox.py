@@ -13,6 +13,7 @@ from bus_support import Recorder, archived, eventually, published
 from prometheus_client import REGISTRY
 
 from codex_bus import Bus, ConsumerSettings, Inbox, MessageBatch, Outbox, OutboxRelay, subscribe
+from codex_contracts import decode_envelope
 from codex_contracts.events import ContentArchivedV1
 
 FAST = ConsumerSettings(max_batch_timeout=0.1, max_batch_size=50)
@@ -34,6 +35,16 @@ async def test_events_commit_or_roll_back_with_the_change(bus_pool: asyncpg.Pool
     assert [(r["message_id"], r["event_type"], r["sent_at"]) for r in rows] == [
         (envelope.id, "catalog.content.archived.v1", None)
     ]
+
+
+async def test_add_batch_carries_one_correlation_id(bus_pool: asyncpg.Pool) -> None:
+    async with bus_pool.acquire() as conn, conn.transaction():
+        envelopes = await Outbox(source="catalog").add_batch(
+            conn, [archived("a"), archived("b")], correlation_id="req-9"
+        )
+        bodies = [r["body"] for r in await conn.fetch("SELECT body FROM outbox ORDER BY seq")]
+    assert {e.correlation_id for e in envelopes} == {"req-9"}
+    assert [decode_envelope(b).correlation_id for b in bodies] == ["req-9", "req-9"]
 
 
 async def test_adding_outside_a_transaction_is_refused(bus_pool: asyncpg.Pool) -> None:

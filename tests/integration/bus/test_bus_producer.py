@@ -126,3 +126,12 @@ async def test_delayed_send_to_a_work_queue(bus: Bus) -> None:
         await producer.send(archived("job"), delay_seconds=1)
         [delivery] = await recorder.wait_for(1)
     assert 0.9 <= delivery.at - sent_at <= 2.5
+
+
+async def test_send_batch_carries_one_correlation_id(bus: Bus) -> None:
+    queue = await declare_service_queue(bus)
+    envelopes = await bus.producer(source="catalog").send_batch(
+        [archived("a"), archived("b")], correlation_id="req-7"
+    )
+    assert {e.correlation_id for e in envelopes} == {"req-7"}
+    assert decode_envelope((await take_one(bus, queue)).body).correlation_id == "req-7"
