@@ -16,9 +16,8 @@ from codex_auth.deps import Clock, Deps
 from codex_auth.keyring import KeyRing
 from codex_auth.keys import KeySealer
 from codex_auth.passwords import Argon2Params, PasswordHasher
-from codex_auth.settings import SERVICE, AuthSettings
-from codex_bus import Bus, Outbox, OutboxRelay, Topology
-from codex_bus import run_worker as run_bus_worker
+from codex_auth.settings import AuthSettings
+from codex_bus import Outbox
 from codex_platform.db import create_pool
 from codex_platform.mail import BackgroundMailer, Mailer, mailer_for
 from codex_platform.ratelimit import FailureLock, RateLimiter
@@ -89,21 +88,6 @@ async def bootstrap(
                 lock_s=settings.login_lock_s,
             ),
             mail=mail,
-            outbox=Outbox(source=SERVICE),
+            outbox=Outbox(source=settings.service),
             clock=clock,
         )
-
-
-async def run_worker(settings: AuthSettings) -> None:
-    """Auth's background work: the outbox relay (auth publishes events and consumes none).
-
-    Runs until cancelled; a broker that is down at start is waited for (see codex_bus.run_worker).
-    """
-    pool = await create_pool(settings.database_url, schema=settings.db_schema)
-    try:
-        bus = Bus(
-            settings.amqp_url, topology=Topology(prefix=settings.bus_prefix), name=f"codex-{SERVICE}-worker"
-        )
-        await run_bus_worker(bus, relays=[OutboxRelay(pool, bus)])
-    finally:
-        await pool.close()

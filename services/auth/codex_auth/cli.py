@@ -7,14 +7,12 @@ import getpass
 import os
 import sys
 
-from codex_auth import settings as auth_settings
-from codex_auth.bootstrap import bootstrap, run_worker
+from codex_auth.bootstrap import bootstrap
 from codex_auth.commands import CreateAdmin
 from codex_auth.domain import DomainError
 from codex_auth.handlers import create_admin
-from codex_auth.settings import SERVICE, AuthSettings
-from codex_bus import BUS_MIGRATIONS
-from codex_platform.db import MigrationSource
+from codex_auth.settings import AuthSettings
+from codex_bus import service_cli
 from codex_platform.service_cli import Command, ServiceCli
 
 ADMIN_PASSWORD_VARIABLE = "CODEX_AUTH_ADMIN_PASSWORD"  # noqa: S105 (the variable's name)
@@ -59,13 +57,11 @@ async def _rotate_keys(settings: AuthSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-CLI: ServiceCli[AuthSettings] = ServiceCli(
-    service=SERVICE,
-    load_settings=auth_settings.load,
-    app_factory="codex_auth.app:create_app",
-    schema=lambda settings: settings.db_schema,
-    migrations=[BUS_MIGRATIONS, MigrationSource(SERVICE, "codex_auth.migrations")],
-    worker=run_worker,
+# Auth publishes events (its outbox) and consumes none.
+CLI: ServiceCli[AuthSettings] = service_cli(
+    AuthSettings,
+    "codex_auth",
+    bootstrap,
     commands={
         "create-admin": Command(
             f"create the first admin (password from {ADMIN_PASSWORD_VARIABLE} or stdin)",

@@ -13,6 +13,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
+from codex_platform.errors import (
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    NotPermitted,
+    RateLimited,
+)
+
+__all__ = [
+    "AccountLocked",
+    "DomainError",
+    "InvalidCredentials",
+    "InvalidInput",
+    "InvalidToken",
+    "NotAuthenticated",
+    "NotFound",
+    "NotPermitted",
+    "RateLimited",
+    "WrongPassword",
+]
+
 Role = Literal["customer", "creator", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 DEFAULT_ROLE: Role = "customer"
@@ -23,16 +45,6 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 DISPLAY_NAME_MAX = 80
 EMAIL_MAX = 254  # RFC 5321's limit on a forward path, less the angle brackets
-
-
-class DomainError(Exception):
-    """A rule of the domain was broken; the message is safe to show to the user."""
-
-
-class InvalidInput(DomainError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def normalise_email(raw: str) -> str:
@@ -125,18 +137,12 @@ def may_change_role(actor_role: Role, actor_id: uuid.UUID, target_id: uuid.UUID)
     return actor_role == "admin" and actor_id != target_id
 
 
-# What a handler may refuse with; http.py maps each to one status code.
-class InvalidCredentials(DomainError):
+# Auth's own refusals; the platform's (codex_platform.errors) carry the status each answers with.
+class InvalidCredentials(NotAuthenticated):
     """Wrong password and unknown email are this one error, so that neither reveals an account."""
 
     def __init__(self) -> None:
         super().__init__("The email address or password is incorrect")
-
-
-class RateLimited(DomainError):
-    def __init__(self, retry_after_s: int, message: str = "Too many attempts; try again later") -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class AccountLocked(RateLimited):
@@ -147,23 +153,14 @@ class AccountLocked(RateLimited):
 class InvalidToken(DomainError):
     """Unknown, expired and already used tokens look the same from outside."""
 
+    problem_type = "urn:codex:problem:invalid-token"
+
     def __init__(self) -> None:
         super().__init__("This link is invalid or has expired; request a new one")
 
 
-class NotAuthenticated(DomainError):
-    def __init__(self, message: str = "Sign in to continue") -> None:
-        super().__init__(message)
-
-
-class NotPermitted(DomainError):
-    pass
-
-
-class NotFound(DomainError):
-    pass
-
-
 class WrongPassword(DomainError):
+    problem_type = "urn:codex:problem:wrong-password"
+
     def __init__(self) -> None:
         super().__init__("The current password is incorrect")

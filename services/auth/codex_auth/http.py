@@ -11,7 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, SkipValidation
 from litestar.types import ControllerRouterHandler
 
-from codex_auth import handlers, recovery
+from codex_auth import handlers
 from codex_auth.commands import (
     Caller,
     ChangePassword,
@@ -26,14 +26,13 @@ from codex_auth.commands import (
 )
 from codex_auth.deps import Deps
 from codex_auth.domain import NotAuthenticated
-from codex_auth.http_auth import (
+from codex_auth.http_session import (
     COOKIE_ONLY,
     SIGNED_IN,
     check_origin,
     cleared_cookie,
     client_of,
     cookie_name,
-    problems,
     provide_caller,
     provide_cookie_caller,
     token_response,
@@ -55,8 +54,24 @@ from codex_auth.payloads import (
     TokenRequest,
     UserView,
 )
+from codex_platform.http import problems as platform_problems
 
 AnyRequest = Request[Any, Any, Any]
+
+_DESCRIPTIONS = {
+    400: "Invalid request (the `errors` member names the fields), invalid or expired token",
+    401: "Not signed in, or wrong email or password",
+    403: "Not allowed (role, or a cookie request from an untrusted origin)",
+    404: "No such resource",
+    429: "Too many attempts; see Retry-After",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """codex_platform's `problems()`, in auth's words for what each status means here."""
+    return platform_problems(*statuses, descriptions=_DESCRIPTIONS)
+
+
 # Dependencies we build ourselves: Litestar need not (and, for asyncpg's pool, cannot) validate them.
 DepsParam: TypeAlias = SkipValidation[Deps]
 CallerParam: TypeAlias = SkipValidation[Caller]
@@ -169,7 +184,7 @@ class AccountController(Controller):
     ) -> SessionsRevoked:
         """Change the password (the current one is required); every other session ends."""
         command = ChangePassword(caller, data.current_password, data.new_password)
-        return SessionsRevoked(revoked=await recovery.change_password(command, deps=deps))
+        return SessionsRevoked(revoked=await handlers.change_password(command, deps=deps))
 
     @patch(
         "/users/{user_id:uuid}/role",
@@ -203,7 +218,7 @@ class RecoveryController(Controller):
         self, data: JSONBody[EmailRequest], request: AnyRequest, deps: DepsParam
     ) -> Accepted:
         """Mail a new verification link (valid 1 hour) if the address has an unverified account."""
-        await recovery.request_email_verification(
+        await handlers.request_email_verification(
             RequestEmailVerification(data.email, client_of(request)), deps=deps
         )
         return Accepted(detail=MAIL_ACCEPTED)
@@ -211,7 +226,7 @@ class RecoveryController(Controller):
     @post("/verify-email/confirm", operation_id="confirmEmail", status_code=204, responses=problems(400))
     async def confirm_verification(self, data: JSONBody[TokenRequest], deps: DepsParam) -> None:
         """Mark the address verified with the token from the link (single use)."""
-        await recovery.confirm_email(ConfirmEmail(data.token), deps=deps)
+        await handlers.confirm_email(ConfirmEmail(data.token), deps=deps)
 
     @post(
         "/password-reset/request",
@@ -223,13 +238,13 @@ class RecoveryController(Controller):
         self, data: JSONBody[EmailRequest], request: AnyRequest, deps: DepsParam
     ) -> Accepted:
         """Mail a password reset link (valid 1 hour) if the address has an account."""
-        await recovery.request_password_reset(RequestPasswordReset(data.email, client_of(request)), deps=deps)
+        await handlers.request_password_reset(RequestPasswordReset(data.email, client_of(request)), deps=deps)
         return Accepted(detail=MAIL_ACCEPTED)
 
     @post("/password-reset/confirm", operation_id="resetPassword", status_code=204, responses=problems(400))
     async def reset(self, data: JSONBody[PasswordResetRequest], deps: DepsParam) -> None:
         """Set a new password with the token from the link (single use); every session ends."""
-        await recovery.reset_password(ResetPassword(data.token, data.new_password), deps=deps)
+        await handlers.reset_password(ResetPassword(data.token, data.new_password), deps=deps)
 
 
 @get("/.well-known/jwks.json", operation_id="getJwks", tags=["keys"])

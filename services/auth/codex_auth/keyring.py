@@ -21,6 +21,7 @@ import asyncpg
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from codex_auth import repository as repo
 from codex_auth.keys import CurrentKey, KeySealer, PublishedKey, generate_key
 from codex_auth.repository import Conn
 
@@ -64,12 +65,12 @@ class KeyRing:
         now = self._clock()
         new = generate_key()
         async with self._pool.acquire() as conn, conn.transaction():
-            retired = await _retire_current_key(conn, now)
-            await _insert_current_key(
+            retired = await repo.retire_current_key(conn, now)
+            await repo.insert_current_key(
                 conn, new.kid, new.public_raw, self._sealer.seal(new.private_raw, new.kid), now
             )
             # Keys past their grace period sign nothing and verify nothing: keep no copy of them.
-            pruned = await _delete_keys_retired_before(conn, now - self.grace)
+            pruned = await repo.delete_keys_retired_before(conn, now - self.grace)
         self._snapshot = None
         _log.info("signing_key_rotated", kid=new.kid, retired_kid=retired, pruned=pruned)
         return new.kid
@@ -86,10 +87,10 @@ class KeyRing:
 
     async def _read(self) -> _Snapshot:
         async with self._pool.acquire() as conn:
-            current = await _current_key(conn)
+            current = await repo.current_key(conn)
             if current is None:
                 current = await self._create_first(conn)
-            published = await _published_keys(conn, self._clock() - self.grace)
+            published = await repo.published_keys(conn, self._clock() - self.grace)
         kid, sealed = current
         private = Ed25519PrivateKey.from_private_bytes(self._sealer.open(bytes(sealed), kid))
         return _Snapshot(
@@ -101,53 +102,12 @@ class KeyRing:
     async def _create_first(self, conn: Conn) -> tuple[str, bytes]:
         new = generate_key()
         sealed = self._sealer.seal(new.private_raw, new.kid)
-        if await _insert_current_key(conn, new.kid, new.public_raw, sealed, self._clock()):
+        if await repo.insert_current_key(conn, new.kid, new.public_raw, sealed, self._clock()):
             _log.info("signing_key_created", kid=new.kid)
         # Whether this replica or another one won the race, the database now holds the current key.
-        current = await _current_key(conn)
+        current = await repo.current_key(conn)
         assert current is not None
         return current
 
 
 # The key table's queries: only the key ring reads or writes it.
-
-
-async def _current_key(conn: Conn) -> tuple[str, bytes] | None:
-    """The current key's id and sealed private key."""
-    row = await conn.fetchrow("SELECT kid, private_key_sealed FROM signing_keys WHERE retired_at IS NULL")
-    return None if row is None else (row["kid"], row["private_key_sealed"])
-
-
-async def _published_keys(conn: Conn, retired_after: datetime) -> list[PublishedKey]:
-    """The current key and those retired after `retired_after`, newest first."""
-    rows = await conn.fetch(
-        """SELECT kid, public_key, created_at, retired_at FROM signing_keys
-           WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC""",
-        retired_after,
-    )
-    return [PublishedKey(r["kid"], bytes(r["public_key"]), r["created_at"], r["retired_at"]) for r in rows]
-
-
-async def _insert_current_key(conn: Conn, kid: str, public_raw: bytes, sealed: bytes, now: datetime) -> bool:
-    """Add a current key unless one exists (another replica was first); True when this one was added."""
-    added = await conn.fetchval(
-        """INSERT INTO signing_keys (kid, public_key, private_key_sealed, created_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT DO NOTHING RETURNING true""",
-        kid,
-        public_raw,
-        sealed,
-        now,
-    )
-    return bool(added)
-
-
-async def _retire_current_key(conn: Conn, now: datetime) -> str | None:
-    kid: str | None = await conn.fetchval(
-        "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL RETURNING kid", now
-    )
-    return kid
-
-
-async def _delete_keys_retired_before(conn: Conn, cutoff: datetime) -> int:
-    result: str = await conn.execute("DELETE FROM signing_keys WHERE retired_at < $1", cutoff)
-    return int(result.split()[-1])

@@ -11,6 +11,7 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from codex_auth.domain import Role, Session, TokenPurpose, User
+from codex_auth.keys import PublishedKey
 
 # A string: asyncpg's classes are generic only in its type stubs, not at run time.
 Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
@@ -234,3 +235,45 @@ async def consume_one_time_token(
         now,
     )
     return user_id
+
+
+# The signing keys (keyring.py decides when to create, rotate and forget them).
+async def current_key(conn: Conn) -> tuple[str, bytes] | None:
+    """The current key's id and sealed private key."""
+    row = await conn.fetchrow("SELECT kid, private_key_sealed FROM signing_keys WHERE retired_at IS NULL")
+    return None if row is None else (row["kid"], row["private_key_sealed"])
+
+
+async def published_keys(conn: Conn, retired_after: datetime) -> list[PublishedKey]:
+    """The current key and those retired after `retired_after`, newest first."""
+    rows = await conn.fetch(
+        """SELECT kid, public_key, created_at, retired_at FROM signing_keys
+           WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC""",
+        retired_after,
+    )
+    return [PublishedKey(r["kid"], bytes(r["public_key"]), r["created_at"], r["retired_at"]) for r in rows]
+
+
+async def insert_current_key(conn: Conn, kid: str, public_raw: bytes, sealed: bytes, now: datetime) -> bool:
+    """Add a current key unless one exists (another replica was first); True when this one was added."""
+    added = await conn.fetchval(
+        """INSERT INTO signing_keys (kid, public_key, private_key_sealed, created_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING RETURNING true""",
+        kid,
+        public_raw,
+        sealed,
+        now,
+    )
+    return bool(added)
+
+
+async def retire_current_key(conn: Conn, now: datetime) -> str | None:
+    kid: str | None = await conn.fetchval(
+        "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL RETURNING kid", now
+    )
+    return kid
+
+
+async def delete_keys_retired_before(conn: Conn, cutoff: datetime) -> int:
+    result: str = await conn.execute("DELETE FROM signing_keys WHERE retired_at < $1", cutoff)
+    return int(result.split()[-1])

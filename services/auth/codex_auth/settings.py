@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import msgspec
 
 from codex_platform.ratelimit import Limit
-from codex_platform.settings import BaseSettings, Port, settings_or_exit
-
-SERVICE = "auth"
-SCHEMA = "auth"
-PREFIX = "CODEX_AUTH_"
+from codex_platform.service import ServiceSettings
+from codex_platform.settings import Port
 
 # Known to everyone who reads this file, so it can only ever protect a developer's own machine.
 DEVELOPMENT_SECRET = "codex-development-secret-do-not-use-in-production"  # noqa: S105
@@ -22,25 +19,13 @@ RateSpec = Annotated[
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 
 
-class AuthSettings(BaseSettings, frozen=True, kw_only=True):
+class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
+    service: ClassVar[str] = "auth"
     port: Port = 8001
-    # The gateway's origin in development; CSRF trusts exactly the origins CORS allows.
-    cors_origins: list[str] = msgspec.field(
-        default_factory=lambda: ["http://localhost:8080", "http://127.0.0.1:8080"]
-    )
-
-    # Namespaces of this service's data; tests give each run its own.
-    db_schema: str = SCHEMA
-    redis_prefix: str = "codex:auth:"
-    bus_prefix: str = ""
 
     auth_secret: str = DEVELOPMENT_SECRET
     """Seals the private signing keys at rest (AUTH_SECRET); required in production."""
-    jwt_issuer: str = "urn:codex:auth"
-    jwt_audience: str = "codex"
     access_token_ttl_s: Positive = 15 * 60
-    jwt_leeway_s: Annotated[int, msgspec.Meta(ge=0)] = 30
-    """Clock skew that verifiers tolerate (codex_platform's JwtVerifier default)."""
     key_cache_ttl_s: Positive = 30
     """How long a replica signs with and publishes the key ring it read, before reading it again."""
 
@@ -67,6 +52,7 @@ class AuthSettings(BaseSettings, frozen=True, kw_only=True):
     """Where the frontend serves /verify-email and /reset-password, for the links in mails."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.environment == "production" and self.auth_secret == DEVELOPMENT_SECRET:
             raise ValueError("AUTH_SECRET must be set in production")
         if len(self.auth_secret) < 32:
@@ -82,5 +68,9 @@ def rate(spec: str) -> Limit:
     return Limit(int(count), float(seconds))
 
 
+SERVICE = AuthSettings.service
+PREFIX = AuthSettings.env_prefix()
+
+
 def load() -> AuthSettings:
-    return settings_or_exit(AuthSettings, prefix=PREFIX)
+    return AuthSettings.load()

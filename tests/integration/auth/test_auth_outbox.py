@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from auth_harness import PASSWORD
 
-from codex_auth.bootstrap import run_worker
+from codex_auth.cli import CLI
 from codex_bus import Bus, MessageBatch, Topology, subscribe
 from codex_contracts.events import UserRegisteredV1
 
@@ -76,7 +76,7 @@ async def test_events_of_sign_ups_made_while_the_broker_was_down_arrive_later(
         # A consumer elsewhere (say, catalog) is subscribed before anything happens.
         consumer = bus.consumer("catalog", [subscribe(UserRegisteredV1, on_registered)])
         await consumer.start()
-        worker = asyncio.create_task(run_worker(auth.settings))
+        worker = asyncio.create_task(CLI.worker(auth.settings))
         try:
             client = auth.client()
             for address in ("ada@example.com", "bob@example.com"):

@@ -35,9 +35,16 @@ def test_production_needs_its_own_secret() -> None:
 
 
 def test_service_variables_win_over_conventional_ones() -> None:
-    environ = {"PORT": "9000", "CODEX_AUTH_LOGIN_LIMIT": "5/30", "CORS_ORIGINS": "https://app.example"}
+    # Each setting in both forms, so the test fails if the precedence is reversed.
+    environ = {
+        "PORT": "9000",
+        "CODEX_AUTH_PORT": "9001",
+        "LOGIN_LIMIT": "7/70",
+        "CODEX_AUTH_LOGIN_LIMIT": "5/30",
+        "CORS_ORIGINS": "https://app.example",
+    }
     settings = load_settings(AuthSettings, PREFIX, environ=environ)
-    assert settings.port == 9000 and rate(settings.login_limit) == Limit(5, 30)
-    assert settings.cors_origins == ["https://app.example"]
+    assert settings.port == 9001 and rate(settings.login_limit) == Limit(5, 30)
+    assert settings.cors_origins == ["https://app.example"]  # the conventional name where alone
     with pytest.raises(SettingsError, match="CODEX_AUTH_LOGIN_LIMIT"):
         load_settings(AuthSettings, PREFIX, environ={"CODEX_AUTH_LOGIN_LIMIT": "lots"})

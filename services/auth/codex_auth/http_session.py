@@ -1,4 +1,4 @@
-"""How an HTTP request proves who it is here, and how auth's refusals look on the wire.
+"""The browser session on the wire: the session cookie, the CSRF origin check, and the caller dependencies.
 
 A request authenticates with `Authorization: Bearer <access token>` or with the session cookie. A
 cookie is sent by the browser on its own, so a state-changing request that relies on it must come
@@ -15,29 +15,17 @@ from urllib.parse import urlsplit
 
 from litestar import Request, Response
 from litestar.datastructures import Cookie
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import SkipValidation
 
-from codex_auth.callers import caller_from_access_token, caller_from_session_token
 from codex_auth.commands import Caller, Client
 from codex_auth.deps import Deps
 from codex_auth.domain import (
-    DomainError,
-    InvalidCredentials,
-    InvalidInput,
-    InvalidToken,
     NotAuthenticated,
-    NotFound,
-    NotPermitted,
-    RateLimited,
-    WrongPassword,
 )
-from codex_auth.handlers import SessionGrant
+from codex_auth.handlers import SessionGrant, caller_from_access_token, caller_from_session_token
 from codex_auth.payloads import AccessToken
 from codex_auth.settings import AuthSettings
 from codex_platform.http import BEARER_SCHEME_NAME, Problem
-from codex_platform.http import problems as platform_problems
-from codex_platform.http.problems import VALIDATION_ERROR_TYPE, handle_exception
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Token responses must not be stored by any cache (RFC 6749, section 5.1).
@@ -130,43 +118,3 @@ async def provide_cookie_caller(request: Request[Any, Any, Any], deps: SkipValid
     if request.method not in _SAFE_METHODS:
         check_origin(request, deps.settings, required=True)
     return await caller_from_session_token(token, deps=deps)
-
-
-def _problem(exc: DomainError) -> Problem:
-    detail = str(exc)
-    if isinstance(exc, InvalidInput):
-        error = {"field": exc.field, "source": "body", "message": detail}
-        return Problem(400, "Invalid request", detail, type=VALIDATION_ERROR_TYPE, extra={"errors": [error]})
-    if isinstance(exc, RateLimited):
-        return Problem(429, detail=detail, headers={"Retry-After": str(exc.retry_after_s)})
-    if isinstance(exc, InvalidCredentials | NotAuthenticated):
-        return Problem(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
-    if isinstance(exc, InvalidToken):
-        return Problem(400, detail=detail, type="urn:codex:problem:invalid-token")
-    if isinstance(exc, WrongPassword):
-        return Problem(400, detail=detail, type="urn:codex:problem:wrong-password")
-    if isinstance(exc, NotPermitted):
-        return Problem(403, detail=detail)
-    if isinstance(exc, NotFound):
-        return Problem(404, detail=detail)
-    return Problem(400, detail=detail)
-
-
-def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Registered for DomainError: the platform's problem details, with auth's status codes."""
-    assert isinstance(exc, DomainError)
-    return handle_exception(request, _problem(exc))
-
-
-_DESCRIPTIONS = {
-    400: "Invalid request (the `errors` member names the fields), invalid or expired token",
-    401: "Not signed in, or wrong email or password",
-    403: "Not allowed (role, or a cookie request from an untrusted origin)",
-    404: "No such resource",
-    429: "Too many attempts; see Retry-After",
-}
-
-
-def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """codex_platform's `problems()`, in auth's words for what each status means here."""
-    return platform_problems(*statuses, descriptions=_DESCRIPTIONS)

@@ -23,7 +23,9 @@ from codex_auth.domain import (
     normalise_email,
     normalise_password,
 )
-from codex_auth.handlers import check_rate, send_verification, verify_password
+from codex_auth.handlers.accounts import send_verification
+from codex_auth.handlers.limits import check_rate
+from codex_auth.handlers.sessions import verify_password
 from codex_auth.mails import reset_mail
 from codex_auth.tokens import digest, new_secret
 from codex_platform.ratelimit import client_bucket

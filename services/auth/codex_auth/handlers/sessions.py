@@ -1,8 +1,12 @@
-"""Command handlers: plain async functions `(command, *, deps)`. No HTTP here: http.py and cli.py
-translate their transport into these calls, and tests call them directly."""
+"""Sessions: login, refresh, logout, listing and revoking; and who is calling (a session cookie or an
+access token), with the sliding expiry of a session in use.
+
+Other services trust an access token until it expires. Auth itself also checks the session behind
+it, so that a sign-out or a revoked session takes effect here at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,35 +14,26 @@ from datetime import timedelta
 from codex_auth import repository as repo
 from codex_auth.commands import (
     Caller,
-    ChangeRole,
     Client,
-    CreateAdmin,
     LogIn,
     RevokeSession,
-    SignUp,
 )
 from codex_auth.deps import Deps
 from codex_auth.domain import (
-    DEFAULT_ROLE,
     AccountLocked,
     InvalidCredentials,
     InvalidInput,
+    NotAuthenticated,
     NotFound,
-    NotPermitted,
-    RateLimited,
-    Role,
     Session,
     User,
-    may_change_role,
-    normalise_display_name,
     normalise_email,
     normalise_password,
     session_expiry,
 )
-from codex_auth.mails import signup_attempt_mail, verification_mail
-from codex_auth.settings import rate
-from codex_auth.tokens import digest, issue_access_token, new_secret
-from codex_contracts.events import UserRegisteredV1
+from codex_auth.handlers.limits import check_rate
+from codex_auth.tokens import digest, issue_access_token, new_secret, verify_access_token
+from codex_platform.http import TokenRejected
 from codex_platform.ratelimit import client_bucket
 
 
@@ -50,63 +45,6 @@ class SessionGrant:
     session: Session
     access_token: str
     expires_in: int
-
-
-async def check_rate(deps: Deps, name: str, key: str, spec: str) -> None:
-    decision = await deps.limiter.hit(name, key, rate(spec))
-    if not decision.allowed:
-        raise RateLimited(decision.retry_after_s)
-
-
-async def sign_up(cmd: SignUp, *, deps: Deps) -> None:
-    """Create the account, or mail the owner of an existing one; the caller cannot tell which."""
-    await check_rate(deps, "signup", client_bucket(cmd.client.ip), deps.settings.signup_limit)
-    email = normalise_email(cmd.email)
-    password = normalise_password(cmd.password)
-    display_name = normalise_display_name(cmd.display_name)
-    # Hashed whether or not the address is taken, so both answers take the same time.
-    password_hash = await deps.passwords.hash(password)
-    user, created = await register(email, password_hash, display_name, DEFAULT_ROLE, deps=deps)
-    if created:
-        await send_verification(user, deps=deps)
-    else:
-        deps.mail.send_soon(signup_attempt_mail(user.email, user.display_name, deps.settings.app_url))
-
-
-async def register(
-    email: str, password_hash: str, display_name: str, role: Role, *, deps: Deps, verified: bool = False
-) -> tuple[User, bool]:
-    """Insert the user and its `auth.user.registered.v1` event in one transaction; the existing
-    user (and False) when the address is taken."""
-    now = deps.clock()
-    user = User(uuid.uuid4(), email, display_name, role, password_hash, now if verified else None, now)
-    async with deps.pool.acquire() as conn, conn.transaction():
-        if await repo.insert_user(conn, user):
-            event = UserRegisteredV1(
-                user_id=str(user.id),
-                email=user.email,
-                display_name=user.display_name,
-                role=user.role,
-                registered_at=now,
-            )
-            await deps.outbox.add(conn, event)
-            return user, True
-        existing = await repo.user_by_email(conn, email)
-    assert existing is not None
-    return existing, False
-
-
-async def send_verification(user: User, *, deps: Deps) -> None:
-    token = new_secret()
-    now = deps.clock()
-    async with deps.pool.acquire() as conn:
-        await repo.insert_one_time_token(
-            conn, digest(token), user.id, "verify_email", now, now + deps.one_time_token_ttl
-        )
-    minutes = deps.settings.one_time_token_ttl_s // 60
-    deps.mail.send_soon(
-        verification_mail(user.email, user.display_name, token, deps.settings.app_url, minutes)
-    )
 
 
 async def log_in(cmd: LogIn, *, deps: Deps) -> SessionGrant:
@@ -200,30 +138,40 @@ async def revoke_other_sessions(caller: Caller, *, deps: Deps) -> int:
         return await repo.revoke_sessions(conn, caller.user.id, deps.clock(), keep=caller.session.id)
 
 
-async def change_role(cmd: ChangeRole, *, deps: Deps) -> User:
-    if not may_change_role(cmd.caller.user.role, cmd.caller.user.id, cmd.user_id):
-        if cmd.caller.user.role == "admin":
-            raise NotPermitted("Admins cannot change their own role; ask another admin")
-        raise NotPermitted("Only admins change roles")
+SESSION_ENDED = "Your session has ended; sign in again"
+
+
+async def caller_from_session_token(token: str, *, deps: Deps) -> Caller:
+    """The session of a cookie; a session used a day or more after its last extension is extended."""
+    now = deps.clock()
     async with deps.pool.acquire() as conn:
-        user = await repo.set_role(conn, cmd.user_id, cmd.role, deps.clock())
-    if user is None:
-        raise NotFound("There is no user with this id")
-    return user
+        found = await repo.session_and_user(conn, token_hash=digest(token))
+        if found is None or not found[0].is_active(now):
+            raise NotAuthenticated(SESSION_ENDED)
+        session, user = found
+        if session.needs_extension(now, deps.session_policy):
+            expires_at = session_expiry(now, deps.session_policy)
+            await repo.extend_session(conn, session.id, now, expires_at)
+            session = dataclasses.replace(session, extended_at=now, expires_at=expires_at)
+    return Caller(user, session)
 
 
-async def create_admin(cmd: CreateAdmin, *, deps: Deps) -> tuple[User, bool]:
-    """Create an admin (address verified: an operator vouches for it), or promote the existing account.
-
-    Returns the user and whether it was created.
-    """
-    email = normalise_email(cmd.email)
-    display_name = normalise_display_name(cmd.display_name)
-    password_hash = await deps.passwords.hash(normalise_password(cmd.password))
-    user, created = await register(email, password_hash, display_name, "admin", deps=deps, verified=True)
-    if not created and user.role != "admin":
-        async with deps.pool.acquire() as conn:
-            promoted = await repo.set_role(conn, user.id, "admin", deps.clock())
-        assert promoted is not None
-        user = promoted
-    return user, created
+async def caller_from_access_token(token: str, *, deps: Deps) -> Caller:
+    try:
+        principal = verify_access_token(
+            token,
+            await deps.keys.published(),
+            issuer=deps.settings.jwt_issuer,
+            audience=deps.settings.jwt_audience,
+            leeway_s=deps.settings.jwt_leeway_s,
+        )
+        session_id = uuid.UUID(principal.session_id or "")
+    except TokenRejected as exc:
+        raise NotAuthenticated(f"Invalid access token: {exc.reason}") from None
+    except ValueError:
+        raise NotAuthenticated("Invalid access token: invalid session id") from None
+    async with deps.pool.acquire() as conn:
+        found = await repo.session_and_user(conn, session_id=session_id)
+    if found is None or not found[0].is_active(deps.clock()) or str(found[1].id) != principal.user_id:
+        raise NotAuthenticated(SESSION_ENDED)
+    return Caller(found[1], found[0])
