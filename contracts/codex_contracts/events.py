@@ -21,6 +21,20 @@ class UserRegisteredV1(Event, kw_only=True, frozen=True):
     registered_at: Timestamp
 
 
+@contract("auth.user.role_changed.v1")
+class UserRoleChangedV1(Event, kw_only=True, frozen=True):
+    """A user's role changed: consumers drop what the old role allowed without waiting for the
+    user's access token (15 minutes) to expire. `changed_by` is the admin's user id, or None when
+    an operator changed it from the command line (create-admin promoting an existing account)."""
+
+    subject_field = "user_id"
+    user_id: str
+    previous_role: Role
+    role: Role
+    changed_by: str | None
+    changed_at: Timestamp
+
+
 @contract("upload.completed.v1")
 class UploadCompletedV1(Event, kw_only=True, frozen=True):
     subject_field = "upload_id"
