@@ -13,7 +13,7 @@ each run its own `db_schema`, `redis_prefix` and `bus_prefix`.
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import Annotated, ClassVar, Self
 
 import msgspec
 
@@ -42,7 +42,8 @@ class ServiceSettings(BaseSettings, frozen=True, kw_only=True):
     """Where the auth service publishes the keys that sign access tokens."""
     jwt_issuer: str = "urn:codex:auth"
     jwt_audience: str = "codex"
-    jwt_leeway_s: int = 30
+    jwt_leeway_s: Annotated[int, msgspec.Meta(ge=0)] = 30
+    """Clock skew that token verifiers tolerate."""
 
     def __post_init__(self) -> None:
         if not self.service:
