@@ -2,7 +2,9 @@
 
 The job travels as RunPod's ``input``; the worker answers with a ``TranscodeResultV1``. The runpod SDK
 lifts a top-level ``error`` key out of a handler's return into the job's own ``error`` (and marks the job
-FAILED), so on RunPod a failed job reads ``{"status": "FAILED", "error": {code, message, retryable},
+FAILED). RunPod takes that error only as a string (a dict may end the job COMPLETED with no output:
+runpod-python issue 299), so the worker sends its classified error as a JSON string and on RunPod a
+failed job reads ``{"status": "FAILED", "error": "{\"code\": ..., \"message\": ..., \"retryable\": ...}",
 "output": <the rest of the result>}``. ``result_from_runpod`` puts the two halves back together.
 """
 
@@ -50,6 +52,9 @@ class Rung(msgspec.Struct, kw_only=True, frozen=True):
     video_bitrate_kbps: Annotated[int, msgspec.Meta(gt=0)] | None = None
     maxrate_kbps: Annotated[int, msgspec.Meta(gt=0)] | None = None
     audio_bitrate_kbps: Annotated[int, msgspec.Meta(ge=32, le=512)] = 128
+    # A frame-rate cap for this rung (e.g. 30 for a small rung of a 60 fps source); none: the source's
+    # rate, capped at 60. The worker keeps evenly spaced frames: 60 fps capped at 25 gives 20 fps.
+    max_fps: Annotated[int, msgspec.Meta(ge=1, le=240)] | None = None
 
 
 DEFAULT_LADDER: tuple[Rung, ...] = (
@@ -138,12 +143,22 @@ def result_from_runpod(job_id: str, status_body: dict[str, Any]) -> TranscodeRes
     """Rebuild the worker's result from a RunPod ``/status`` body (or webhook payload).
 
     A COMPLETED job carries the whole result in ``output``. A FAILED job carries our classified error
-    object in ``error`` and the rest in ``output``; an exception the worker did not catch reaches RunPod
-    as a string (the SDK's JSON dump of the traceback), read here as a retryable ``INTERNAL`` error.
+    in ``error`` (a JSON string; an object is read too) and the rest in ``output``; an exception the
+    worker did not catch reaches RunPod as a string (the SDK's JSON dump of the traceback), read here as
+    a retryable ``INTERNAL`` error, as is a COMPLETED job without a result (what RunPod makes of a
+    non-string error, or of a result it failed to store).
     """
     output = status_body.get("output")
     fields: dict[str, Any] = dict(output) if isinstance(output, dict) else {}
     fields.setdefault("job_id", job_id)
+    if status_body.get("status") == "COMPLETED" and "status" not in fields and not status_body.get("error"):
+        fields["status"] = "failed"
+        fields["error"] = {
+            "code": "INTERNAL",
+            "message": "RunPod reports the job COMPLETED without the worker's result",
+            "retryable": True,
+        }
+        return msgspec.convert(fields, TranscodeResultV1)
     raw_error = status_body.get("error")
     if isinstance(raw_error, str):
         with contextlib.suppress(ValueError):

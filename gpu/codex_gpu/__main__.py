@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from codex_gpu import encoders
-from codex_gpu.handler import handler
-from codex_gpu.settings import Settings
+from codex_gpu.handler import clean_stale_workdirs, handler
+from codex_gpu.settings import Settings, SettingsError
 
 
 def main() -> None:
@@ -22,10 +23,16 @@ def main() -> None:
     import runpod
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    choice = encoders.choose(Settings.from_env())  # probe NVENC/NVDEC once, before the first job
-    logging.getLogger("codex_gpu").info(
-        "encoder %s, NVDEC %s", choice.encoder, "on" if choice.nvdec else "off"
-    )
+    log = logging.getLogger("codex_gpu")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        log.error("configuration error: %s", exc)
+        sys.exit(2)
+    if removed := clean_stale_workdirs(settings):
+        log.warning("removed %d work directories left by an earlier worker that died mid-job", removed)
+    choice = encoders.choose(settings)  # probe NVENC/NVDEC once, before the first job
+    log.info("encoder %s, NVDEC %s", choice.encoder, "on" if choice.nvdec else "off")
     runpod.serverless.start({"handler": handler})
 
 

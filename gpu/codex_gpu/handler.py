@@ -1,15 +1,19 @@
 """The RunPod handler: a TranscodeJobV1 in ``job["input"]``, a TranscodeResultV1 out.
 
 Error convention (see gpu/README.md): a failed job returns the result with ``status: "failed"`` and its
-classified ``error`` object at the top level. The runpod SDK pops a top-level ``error`` out of the
+classified error at the top level as a JSON string. The runpod SDK pops a top-level ``error`` out of the
 handler's return into the job's own ``error`` field, which marks the job FAILED on RunPod, and keeps the
-rest of the result as ``output``. ``codex_contracts.transcode.result_from_runpod`` rebuilds the result.
+rest of the result as ``output``. RunPod takes only a string there: a dict may end the job COMPLETED
+with no output at all (runpod-python issue 299). ``codex_contracts.transcode.result_from_runpod``
+parses the string and rebuilds the result.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,11 +40,28 @@ Report = Callable[[str, float], None]
 _STAGES = {"download": (0, 10), "probe": (10, 12), "transcode": (12, 92), "upload": (92, 100)}
 
 
+WORKDIR_PREFIX = "codex-gpu-"
+
+
 def handler(job: dict[str, Any]) -> dict[str, Any]:
     """The function given to ``runpod.serverless.start``."""
     result = run(job.get("input"), Settings.from_env(), report=_runpod_progress(job))
     output: dict[str, Any] = msgspec.to_builtins(result)
+    if output.get("error") is not None:
+        output["error"] = json.dumps(output["error"])  # RunPod wants a string (see the docstring)
     return output
+
+
+def clean_stale_workdirs(settings: Settings) -> int:
+    """Delete work directories left by a worker that died mid-job (OOM-killed, say): a warm worker
+    runs one job at a time and calls this before its first, so every such directory is stale."""
+    root = settings.workdir or Path(tempfile.gettempdir())
+    removed = 0
+    for stale in root.glob(WORKDIR_PREFIX + "*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def run(raw_input: Any, settings: Settings, *, report: Report | None = None) -> TranscodeResultV1:
@@ -57,6 +78,7 @@ def run(raw_input: Any, settings: Settings, *, report: Report | None = None) -> 
 class _Job:
     def __init__(self, job: TranscodeJobV1, settings: Settings, report: Report, started: float) -> None:
         self.job, self.settings, self.report, self.started = job, settings, report, started
+        self.deadline = started + settings.job_timeout_s
         self.timings: dict[str, float] = {}
         self.encoder: str | None = None
         self.decoder: str | None = None
@@ -64,7 +86,10 @@ class _Job:
     def run(self) -> TranscodeResultV1:
         sampler = GpuSampler()
         try:
-            with sampler, tempfile.TemporaryDirectory(prefix="codex-gpu-", dir=self.settings.workdir) as tmp:
+            with (
+                sampler,
+                tempfile.TemporaryDirectory(prefix=WORKDIR_PREFIX, dir=self.settings.workdir) as tmp,
+            ):
                 renditions, thumbnail = self._work(Path(tmp))
         except TranscodeFailed as failure:
             log.warning("job %s failed: %s", self.job.job_id, failure)
@@ -86,7 +111,7 @@ class _Job:
 
     def _work(self, workdir: Path) -> tuple[list[Rendition], Thumbnail]:
         job = self.job
-        with Transfers(self.settings) as transfers:
+        with Transfers(self.settings, deadline=self.deadline) as transfers:
             self._stage("download", 0.0)
             with self._timed("download_s"):
                 source = workdir / "source"
@@ -95,7 +120,10 @@ class _Job:
             self._stage("probe", 0.0)
             with self._timed("probe_s"):
                 info = probe(source, job.limits)
-                plans = plan_ladder(info.display_width, info.display_height, info.fps, job.ladder)
+                try:
+                    plans = plan_ladder(info.display_width, info.display_height, info.fps, job.ladder)
+                except ValueError as exc:  # the probe bounds sizes; a ladder error is still the source's
+                    raise TranscodeFailed("UNSUPPORTED_CODEC", f"no rendition can be planned: {exc}") from exc
                 choice = encoders.choose(self.settings)
             log.info(
                 "job %s: %s %dx%d %s -> %s",
@@ -116,6 +144,7 @@ class _Job:
                     settings=self.settings,
                     max_duration_s=job.limits.max_duration_s,
                     on_progress=lambda fraction: self._stage("transcode", fraction),
+                    deadline=self.deadline,
                 )
                 self.encoder, self.decoder = outcome.encoder, outcome.decoder
                 renditions = [_describe(encoded) for encoded in outcome.renditions]

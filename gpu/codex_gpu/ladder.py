@@ -10,6 +10,7 @@ the output slot, and the result reports the real size). A capped rung too close 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -40,6 +41,15 @@ def output_fps(source_fps: Fraction | None) -> Fraction:
     if source_fps is None or source_fps <= 0 or source_fps > 1000:
         return FALLBACK_FPS
     return min(source_fps, MAX_FPS)
+
+
+def rung_fps(source_fps: Fraction, max_fps: int | None) -> Fraction:
+    """The rate of a rung with a frame-rate cap: the source's rate divided by the smallest whole number
+    that brings it under the cap, so the frames kept are evenly spaced (60 capped at 30 is 30, capped
+    at 25 is 20)."""
+    if max_fps is None or source_fps <= max_fps:
+        return source_fps
+    return source_fps / math.ceil(source_fps / max_fps)
 
 
 def keyframe_interval(fps: Fraction) -> int:
@@ -84,10 +94,11 @@ def plan_ladder(
             chosen.append(top)
     chosen.extend(within)
 
-    fps = output_fps(source_fps)
+    source_rate = output_fps(source_fps)
     plans = []
     for rung in chosen:
         w, h = scaled_size(width, height, rung.short_side)
+        fps = rung_fps(source_rate, rung.max_fps)
         plans.append(RenditionPlan(rung=rung, width=w, height=h, fps=fps, gop=keyframe_interval(fps)))
     return plans
 

@@ -1,13 +1,21 @@
 """Decode the source once and feed every rendition's encoder, the AAC encoders and the thumbnail from it.
 
-The main thread demuxes and decodes (with FFmpeg's own frame threads, or NVDEC), sets each frame's
-output timestamp, and hands the same frame to every rendition writer's thread.
+The main thread demuxes and decodes (with FFmpeg's own frame threads, or NVDEC), runs the source's
+filters (deinterlace, tone-map, upright), sets each frame's output timestamp, and hands the same frame
+to every rendition writer's thread.
+
+The shared-frame invariant: PyAV's ``encode`` rebases a frame's pts *in place* when the frame's time
+base differs from the encoder's, and ``reformat`` returns the frame itself when size and format match,
+so a frame shared between threads is safe only while every encoder has the frame's own time base.
+So every rendition encodes in the loop's one time base (1 / the highest rendition rate); a rendition
+capped at a lower rate drops frames instead (rendition.py), and the writers assert the invariant.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,13 +28,15 @@ from av.codec.hwaccel import HWAccel
 from av.stream import Disposition
 from av.video.frame import PictureType
 
+from codex_gpu import colour
 from codex_gpu.encoders import NVENC, X264, CodecChoice, video_options
-from codex_gpu.errors import TranscodeFailed
-from codex_gpu.frames import ThumbnailFile, Upright, write_thumbnail
+from codex_gpu.errors import TranscodeFailed, decode_failure, encode_failure
+from codex_gpu.frames import SourceFilter, ThumbnailFile, source_filters, write_thumbnail
 from codex_gpu.ladder import RenditionPlan, thumbnail_time
-from codex_gpu.probe import SourceInfo
+from codex_gpu.probe import SourceInfo, open_source
 from codex_gpu.rendition import RenditionWriter, aac_rate
 from codex_gpu.settings import Settings
+from codex_gpu.transfer import job_timed_out
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +66,34 @@ def transcode(
     settings: Settings,
     max_duration_s: float,
     on_progress: Progress | None = None,
+    deadline: float | None = None,
 ) -> TranscodeOutcome:
+    tone_mapped = source.hdr is not None and settings.tone_map
+    chain = source_filters(
+        rotation=source.rotation,
+        interlaced=source.interlaced,
+        colour=colour.tone_map_filters(source) if tone_mapped else None,
+    )
+    tags = colour.output_tags(source, tone_mapped=tone_mapped)
     container = _open_source(source, choice)
     with container:
         video = next(s for s in container.streams.video if not s.disposition & Disposition.attached_pic)
         video.thread_type = "AUTO"  # frame and slice threads in the decoder
         audio = container.streams.audio[0] if source.has_audio else None
-        writers = _open_writers(source, plans, workdir, choice, settings)
-        loop = _DecodeLoop(source, plans, workdir, writers, max_duration_s, on_progress)
+        time_base = Fraction(1) / max(plan.fps for plan in plans)
+        writers = _open_writers(source, plans, workdir, choice, settings, time_base, tags)
+        loop = _DecodeLoop(
+            source, plans, workdir, writers, max_duration_s, on_progress, SourceFilter(chain), time_base
+        )
+        loop.deadline, loop.settings = deadline, settings
         try:
             loop.run(container, video, audio)
         finally:
             for writer in writers:
                 writer.finish()
         failed = next((w for w in writers if w.error is not None), None)
-        if failed is not None:
-            raise RuntimeError(f"encoding {failed.plan.name} failed: {failed.error}") from failed.error
+        if failed is not None and failed.error is not None:
+            raise encode_failure(failed.plan.name, failed.error) from failed.error
         decoder = (
             f"{video.codec_context.name} (nvdec)"
             if video.codec_context.is_hwaccel
@@ -90,14 +112,20 @@ def _open_source(source: SourceInfo, choice: CodecChoice) -> av.container.InputC
     if choice.nvdec:
         try:
             # Falls back to software for codecs NVDEC does not take; frames come back in system memory.
-            return av.open(str(source.path), hwaccel=HWAccel("cuda", allow_software_fallback=True))
+            return open_source(source.path, hwaccel=HWAccel("cuda", allow_software_fallback=True))
         except (av.error.FFmpegError, RuntimeError) as exc:
             log.warning("NVDEC could not open the source (%s): decoding in software", exc)
-    return av.open(str(source.path))
+    return open_source(source.path)
 
 
 def _open_writers(
-    source: SourceInfo, plans: Sequence[RenditionPlan], workdir: Path, choice: CodecChoice, settings: Settings
+    source: SourceInfo,
+    plans: Sequence[RenditionPlan],
+    workdir: Path,
+    choice: CodecChoice,
+    settings: Settings,
+    time_base: Fraction,
+    tags: colour.ColourTags,
 ) -> list[RenditionWriter]:
     audio_rate = aac_rate(source.audio_rate) if source.has_audio else None
 
@@ -112,6 +140,8 @@ def _open_writers(
                         encoder=encoder,
                         options=video_options(encoder, plan, settings),
                         audio_rate=audio_rate,
+                        time_base=time_base,
+                        colour=tags,
                     )
                 )
         except BaseException:
@@ -137,14 +167,18 @@ class _DecodeLoop:
         writers: list[RenditionWriter],
         max_duration_s: float,
         on_progress: Progress | None,
+        filters: SourceFilter,
+        time_base: Fraction,
     ) -> None:
         self.source = source
         self.writers = writers
         self.max_duration_s = max_duration_s
         self.on_progress = on_progress
-        self.fps = plans[0].fps
-        self.time_base = Fraction(1) / self.fps
-        self.upright = Upright(source.rotation)
+        self.time_base = time_base
+        self.fps = 1 / time_base
+        self.filters = filters
+        self.deadline: float | None = None
+        self.settings = Settings()
         self.thumb_at = thumbnail_time(source.duration_s)
         self.thumb_size = (plans[0].width, plans[0].height)
         self.thumb_path = workdir / "thumbnail.jpg"
@@ -170,24 +204,22 @@ class _DecodeLoop:
         streams = [video] if audio is None else [video, audio]
         try:
             for packet in container.demux(streams):
+                if self.deadline is not None and time.monotonic() > self.deadline:
+                    raise job_timed_out(self.settings)
                 if packet.stream is video:
                     for frame in packet.decode():
                         self._video(frame)
                 else:
                     for frame in packet.decode():
                         self._audio(frame)
+            for frame in self.filters.flush():
+                self._share(frame)
             if self._resampler is not None:
                 for resampled in self._resampler.resample(None):
                     self._send_audio(resampled)
         except av.error.FFmpegError as exc:
-            if isinstance(exc, av.error.DecoderNotFoundError):
-                raise TranscodeFailed(
-                    "UNSUPPORTED_CODEC", f"cannot decode the source: {exc.strerror}"
-                ) from exc
             at = f" after {self._video_end:.1f} s" if self._frames else ""
-            raise TranscodeFailed(
-                "TRUNCATED", f"the source is corrupt or cut short{at}: {exc.strerror}"
-            ) from exc
+            raise decode_failure(exc, where=at, hwaccel=bool(video.codec_context.is_hwaccel)) from exc
         self._check_complete()
 
     def thumbnail(self) -> ThumbnailFile:
@@ -201,11 +233,16 @@ class _DecodeLoop:
         at = (frame.time - self.source.start_time_s) if frame.time is not None else self._video_end
         if at > self.max_duration_s:
             raise TranscodeFailed("TOO_LONG", f"the source runs past the {self.max_duration_s:.0f} s limit")
-        pts = max(0, round(Fraction(at) * self.fps)) if frame.time is not None else self._last_pts + 1
+        for filtered in self.filters.push(frame):
+            self._share(filtered)
+
+    def _share(self, frame: av.VideoFrame) -> None:
+        known = frame.pts is not None and frame.time_base is not None
+        at = float(frame.pts * frame.time_base) - self.source.start_time_s if known else self._video_end
+        pts = max(0, round(Fraction(at) * self.fps)) if known else self._last_pts + 1
         if pts <= self._last_pts:
             return  # over the frame-rate cap, or a duplicate timestamp
         self._last_pts = pts
-        frame = self.upright(frame)
         frame.pts, frame.time_base = pts, self.time_base
         # Decoders tag frames with the source's picture type, and libx264 and NVENC obey an I tag as a
         # forced keyframe: an all-intra source (or one read from rawvideo) would come out all-intra.
@@ -227,6 +264,10 @@ class _DecodeLoop:
         if self._next_sample is None:
             start = (frame.time - self.source.start_time_s) if frame.time is not None else 0.0
             self._next_sample = max(0, round(start * self._audio_rate))
+        # The audio counts toward the limit too: a short video with hours of sound (or a header that
+        # declares no duration) must not run on for as long as the sound does.
+        if self._audio_end > self.max_duration_s:
+            raise TranscodeFailed("TOO_LONG", f"the audio runs past the {self.max_duration_s:.0f} s limit")
         for resampled in self._resampler.resample(frame):
             self._send_audio(resampled)
 

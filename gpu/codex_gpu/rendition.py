@@ -1,20 +1,25 @@
 """One rendition's encoder: scales shared frames to its size, encodes and muxes them on its own thread.
 
 The decode loop hands every rendition the same decoded frames (decode once); each writer reads them
-and never writes to them, so no copy is made. PyAV releases the GIL in scaling, encoding and muxing,
-so the writers and the decoder run in parallel.
+and never writes to them, so no copy is made. That holds only while the encoder's time base is the
+frame's (PyAV's ``encode`` rebases pts in place otherwise, and ``reformat`` hands back the shared
+frame itself when there is nothing to convert): every writer encodes in the loop's time base, asserts
+it, and meets a lower frame-rate cap by dropping frames. PyAV releases the GIL in scaling, encoding
+and muxing, so the writers and the decoder run in parallel.
 """
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from fractions import Fraction
 from pathlib import Path
 
 import av
-from av.video.reformatter import Interpolation, VideoReformatter
+from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 
+from codex_gpu.colour import ColourTags
 from codex_gpu.ladder import RenditionPlan
 
 # Bilinear: the benchmark's ffmpeg command uses the same flag, and for a 1.5x downscale it is close
@@ -37,11 +42,17 @@ class RenditionWriter:
         encoder: str,
         options: dict[str, str],
         audio_rate: int | None,
+        time_base: Fraction | None = None,
+        colour: ColourTags | None = None,
     ) -> None:
         self.plan = plan
         self.path = path
         self.encoder = encoder
-        self.time_base = Fraction(1) / plan.fps
+        # The decode loop's time base, shared by every rendition (see the module's docstring).
+        self.time_base = time_base or Fraction(1) / plan.fps
+        if plan.fps * self.time_base > 1:
+            raise ValueError(f"{plan.name}: {plan.fps} fps does not fit the time base {self.time_base}")
+        self._last_slot = -1
         self.error: BaseException | None = None
         # Our own scaler: frame.reformat() keeps one scaler on the frame itself, and the frames are
         # shared, so two threads would drive the same SwsContext at once (a deadlock, seen in practice).
@@ -52,6 +63,10 @@ class RenditionWriter:
             self._video = self._container.add_stream(encoder, rate=plan.fps, options=options)
             self._video.width, self._video.height, self._video.pix_fmt = plan.width, plan.height, "yuv420p"
             self._video.time_base = self.time_base
+            if colour is not None:  # every output says what its pixels are
+                context = self._video.codec_context
+                context.color_primaries, context.color_trc = colour.primaries, colour.trc
+                context.colorspace, context.color_range = colour.space, colour.range
             # PyAV defaults codecs to slice threads; x264 then threads within each frame. Frame threads
             # (what the ffmpeg CLI uses) give more throughput for the same output quality.
             self._video.thread_type = "FRAME"
@@ -69,6 +84,15 @@ class RenditionWriter:
         self._thread.start()
 
     def put(self, frame: av.VideoFrame | av.AudioFrame) -> None:
+        if isinstance(frame, av.VideoFrame):
+            # The invariant that makes sharing safe: encode() will not touch this frame's pts.
+            assert frame.time_base == self.time_base, (frame.time_base, self.time_base)
+            assert frame.pts is not None
+            # Below the loop's rate: keep the first frame of each of this rendition's frame slots.
+            slot = math.floor(frame.pts * self.time_base * self.plan.fps + Fraction(1, 1000))
+            if slot <= self._last_slot:
+                return
+            self._last_slot = slot
         self._queue.put(frame)
 
     def finish(self) -> None:
@@ -100,6 +124,13 @@ class RenditionWriter:
 
     def _encode_video(self, frame: av.VideoFrame) -> None:
         scaled = self._scaler.reformat(
-            frame, width=self.plan.width, height=self.plan.height, format="yuv420p", interpolation=SCALER
+            frame,
+            width=self.plan.width,
+            height=self.plan.height,
+            format="yuv420p",
+            interpolation=SCALER,
+            # a full-range source (phones, screen captures) is brought to the limited range it is tagged
+            src_color_range=ColorRange.JPEG if frame.color_range == ColorRange.JPEG else None,
+            dst_color_range=ColorRange.MPEG if frame.color_range == ColorRange.JPEG else None,
         )
         self._container.mux(self._video.encode(scaled))

@@ -2,7 +2,8 @@
 
 Presigned URLs carry their credentials in the query string, so only ``redact(url)`` (scheme, host and
 path) ever reaches a log line or an error message. Network failures and 5xx/429 answers are retried
-here a few times, then reported as retryable; media-dispatch retries the job with fresh URLs.
+here a few times, then reported as retryable; media-dispatch retries the job with fresh URLs. Where a
+URL may lead is urls.py's: a refused URL, address or redirect fails the job as INVALID_JOB (permanent).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import httpx
 
 from codex_gpu.errors import TranscodeFailed
 from codex_gpu.settings import Settings
+from codex_gpu.urls import GuardedBackend, UrlPolicy, UrlRefused
 
 log = logging.getLogger(__name__)
 # httpx logs every request with its full URL at INFO: that would put presigned signatures in the logs.
@@ -39,11 +41,20 @@ class _Retry(Exception):
 
 
 class Transfers:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, deadline: float | None = None) -> None:
         self._settings = settings
+        self._deadline = deadline  # time.monotonic() past which the job is over (wall-clock limit)
+        self._policy = UrlPolicy(settings.url_allow)
+        transport = httpx.HTTPTransport()
+        # httpx builds its connection pool with httpcore's plain socket backend; ours checks the address
+        # it connects to. (httpx has no public hook for this; test_transfers proves it is in place.)
+        transport._pool._network_backend = GuardedBackend(self._policy)
         self._client = httpx.Client(
             timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
-            follow_redirects=True,
+            transport=transport,
+            # A presigned URL never redirects; a redirect could lead anywhere (127.0.0.1 included).
+            follow_redirects=False,
+            trust_env=False,  # no proxy from the environment: it would connect on our behalf, unchecked
         )
 
     def __enter__(self) -> Transfers:
@@ -64,6 +75,7 @@ class Transfers:
                 written = 0
                 with dest.open("wb") as file:
                     for chunk in response.iter_bytes(CHUNK):
+                        self._check_deadline()
                         written += len(chunk)
                         if written > max_bytes:
                             raise _too_large(written, max_bytes, at_least=True)
@@ -87,10 +99,16 @@ class Transfers:
 
         self._with_retries(attempt, "UPLOAD_FAILED", "PUT", url)
 
+    def _check_deadline(self) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise job_timed_out(self._settings)
+
     def _check(self, response: httpx.Response, code: str, method: str, url: str) -> None:
         if response.is_success:
             return
         message = f"{method} {redact(url)} answered HTTP {response.status_code}"
+        if response.is_redirect:
+            raise UrlRefused(f"{message}, a redirect: refused")
         if response.status_code in _RETRY_STATUSES:
             raise _Retry(message)
         # 403 (expired or wrong signature) or 404: the same URL will answer the same; a new job may not.
@@ -98,9 +116,16 @@ class Transfers:
 
     def _with_retries(self, attempt: Callable[[], T], code: str, method: str, url: str) -> T:
         attempts = max(1, self._settings.transfer_attempts)
+        try:
+            self._policy.check_url(url)
+        except UrlRefused as exc:
+            raise _refused(method, url, exc) from None
         for number in range(1, attempts + 1):
+            self._check_deadline()
             try:
                 return attempt()
+            except UrlRefused as exc:
+                raise _refused(method, url, exc) from None
             except (_Retry, httpx.TransportError) as exc:
                 reason = (
                     str(exc) if isinstance(exc, _Retry) else f"{method} {redact(url)}: {type(exc).__name__}"
@@ -115,6 +140,17 @@ class Transfers:
 def _chunks(file: BinaryIO) -> Iterator[bytes]:
     while chunk := file.read(CHUNK):
         yield chunk
+
+
+def _refused(method: str, url: str, exc: UrlRefused) -> TranscodeFailed:
+    return TranscodeFailed("INVALID_JOB", f"{method} {redact(url)} refused: {exc}")
+
+
+def job_timed_out(settings: Settings) -> TranscodeFailed:
+    # Permanent: the same source on the same kind of worker would run past the limit again.
+    return TranscodeFailed(
+        "TOO_LONG", f"the job ran past the worker's {settings.job_timeout_s:.0f} s wall-clock limit"
+    )
 
 
 def _too_large(size: int, limit: int, *, at_least: bool = False) -> TranscodeFailed:

@@ -69,7 +69,14 @@ def store() -> Iterator[Store]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # No waiting between transfer attempts. NVENC and NVDEC stay on: without a GPU they must fall back.
-    return Settings(transfer_attempts=2, transfer_backoff_s=0.0, read_timeout_s=15.0, workdir=tmp_path)
+    # The dev store listens on 127.0.0.1 over http: allowed here as CODEX_GPU_URL_ALLOW allows it in dev.
+    return Settings(
+        transfer_attempts=2,
+        transfer_backoff_s=0.0,
+        read_timeout_s=15.0,
+        workdir=tmp_path,
+        url_allow=("127.0.0.1",),
+    )
 
 
 def job_input(store: Store, source: bytes | None, **overrides: Any) -> dict[str, Any]:

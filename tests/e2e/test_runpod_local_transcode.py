@@ -6,6 +6,7 @@ they will from media-dispatch. On a machine without NVENC it encodes with libx26
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -54,7 +55,10 @@ async def test_the_transcode_worker_runs_a_job_through_the_local_endpoint(
         endpoints="transcode",
         workers=1,
         worker_command=f"{runpod_worker_python} -m codex_gpu",
-        worker_env_json=f'{{"CODEX_GPU_WORKDIR": "{tmp_path}"}}',
+        # the test's S3 server (moto) listens on 127.0.0.1 over http: allowed as in development
+        worker_env_json=json.dumps(
+            {"CODEX_GPU_WORKDIR": str(tmp_path), "CODEX_GPU_URL_ALLOW": "127.0.0.1,localhost"}
+        ),
         worker_poll_wait_s=2,
         sweep_interval_s=0.05,
     )
