@@ -1,18 +1,18 @@
 """Operations on a dead-letter queue over plain AMQP (no management plugin): list, show, stats,
 replay, export, purge. The `codex-dlq` CLI is a thin shell over these.
 
-AMQP cannot browse a queue, so a scan takes every message with `basic.get` without acking and
-holds it; closing the scan's channel puts every message not acked back in place. A message leaves
-the dead-letter queue only when acked, and it is acked only after its copy was confirmed
-elsewhere (replay); export writes and syncs its file before the scan lets go of anything.
+Every operation is one bounded pass over the queue (`dlq_scan.ScanPass`): at most `window`
+messages are unacked or in memory at a time, whatever the queue's depth. A message leaves the
+queue only when acked, and it is acked only after its copy was confirmed elsewhere (its source
+queue for a replay, the tail of this queue otherwise). What an operation keeps is bounded by what
+it returns: `browse(limit=...)` the newest `limit`, `stats()` one record per failure group.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,14 +25,20 @@ from aio_pika.abc import AbstractIncomingMessage
 from codex_bus import headers as h
 from codex_bus.bus import Bus
 from codex_bus.dead_letter import DeadLetter
+from codex_bus.dlq_audit import AuditTrail
+from codex_bus.dlq_prefix import PrefixMatch
+from codex_bus.dlq_scan import PASS_MARK, DeadLetterQueueBusy, Progress, ScanPass
 from codex_bus.metrics import REPLAYED
 
-__all__ = ["DeadLetterQueue", "FailureGroup", "Progress", "ReplayReport"]
-
-Progress = Callable[[str, int, int], None]
-"""Called as (phase, done, total) while a long operation runs; phase is "scan", "replay", "export"."""
-
-_Held = list[tuple[AbstractIncomingMessage, DeadLetter]]
+__all__ = [
+    "DeadLetterQueue",
+    "DeadLetterQueueBusy",
+    "FailureGroup",
+    "LetterFilter",
+    "Listing",
+    "Progress",
+    "ReplayReport",
+]
 
 
 @dataclass
@@ -50,26 +56,70 @@ class FailureGroup:
 
 
 @dataclass
-class ReplayReport:
-    """What a replay moved, or with `dry_run` what it would have moved."""
+class Listing:
+    """The newest dead letters that matched (at most the limit), and how many matched of how many."""
 
-    selected: list[DeadLetter]
-    moved: list[str]
+    letters: list[DeadLetter]
+    matched: int
+    scanned: int
+
+
+@dataclass
+class ReplayReport:
+    """What a replay moved, or with `dry_run` what it would have moved.
+
+    `letters` are the first `preview` selected dead letters (all of them on a small queue).
+    """
+
+    selected: int
+    moved: int
     dry_run: bool
+    letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LetterFilter:
+    """Which dead letters a listing keeps: by type, fingerprint, and time dead-lettered."""
+
+    event_type: str | None = None
+    fingerprint: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __call__(self, letter: DeadLetter) -> bool:
+        if self.event_type is not None and letter.event_type != self.event_type:
+            return False
+        if self.fingerprint is not None and letter.fingerprint != self.fingerprint:
+            return False
+        at = letter.dead_lettered_at
+        if self.since is not None and (at is None or at < self.since):
+            return False
+        return not (self.until is not None and (at is None or at > self.until))
 
 
 class DeadLetterQueue:
-    """One dead-letter queue, by its full name (e.g. `catalog.dlq`)."""
+    """One dead-letter queue, by its full name (e.g. `catalog.dlq`).
 
-    def __init__(self, bus: Bus, name: str) -> None:
+    `window` bounds the messages in flight (unacked, in memory) during an operation.
+    """
+
+    def __init__(self, bus: Bus, name: str, *, window: int = 100) -> None:
         self._bus = bus
         self.name = name
+        self.window = window
+        self.last_pass: ScanPass | None = None  # for tests and benchmarks: peak_in_flight
 
     async def count(self) -> int:
-        """Messages in the queue now (raises if the queue does not exist)."""
-        async with self._channel() as channel:
+        """Messages ready in the queue now (raises if the queue does not exist)."""
+        # A plain channel: a failed passive declare closes it, and nothing should try to restore it.
+        channel = aio_pika.Channel(self._bus.connection, publisher_confirms=False)
+        await channel.initialize()
+        try:
             queue = await channel.declare_queue(self.name, passive=True)
             return queue.declaration_result.message_count or 0
+        finally:
+            if not channel.is_closed:
+                await channel.close()
 
     async def browse(
         self,
@@ -81,99 +131,209 @@ class DeadLetterQueue:
         limit: int | None = None,
         progress: Progress | None = None,
     ) -> list[DeadLetter]:
-        """Dead letters, newest first, optionally filtered by type, fingerprint and time."""
-        async with self._scan(progress) as held:
-            letters = [d for _, d in held if _matches(d, event_type, fingerprint, since, until)]
-        letters.sort(key=_newest_first)
-        return letters[:limit] if limit is not None else letters
+        """Dead letters, newest first, optionally filtered by type, fingerprint and time.
+
+        Memory grows with `limit` (the newest `limit` are kept), not with the queue.
+        """
+        listing = await self.listing(LetterFilter(event_type, fingerprint, since, until), limit, progress)
+        return listing.letters
+
+    async def listing(
+        self, keep: LetterFilter | None = None, limit: int | None = None, progress: Progress | None = None
+    ) -> Listing:
+        """`browse`, with how many matched and how many were scanned."""
+        chosen = keep or LetterFilter()
+        newest: list[tuple[float, int, DeadLetter]] = []  # a min-heap: the oldest kept is first
+        matched = 0
+
+        async def visit(letter: DeadLetter) -> bool:
+            nonlocal matched
+            if chosen(letter):
+                matched += 1
+                entry = (_at(letter), matched, letter)
+                if limit is None or len(newest) < limit:
+                    heapq.heappush(newest, entry)
+                elif limit and entry > newest[0]:
+                    heapq.heapreplace(newest, entry)
+            return False
+
+        scanned = await self._pass(visit, progress=progress)
+        return Listing(sorted((e[2] for e in newest), key=_at, reverse=True), matched, scanned)
 
     async def show(self, message_id: str, *, progress: Progress | None = None) -> DeadLetter | None:
-        """The newest dead letter with this message id, if any."""
-        found = [d for d in await self.browse(progress=progress) if d.message_id == message_id]
-        return found[0] if found else None
+        """The newest dead letter with this id, or with the one id that starts with it (a prefix,
+        as git takes short hashes); None when none does. Raises `AmbiguousPrefix`."""
+        match = PrefixMatch("id", [message_id], keep_letters=True)
+
+        async def visit(letter: DeadLetter) -> bool:
+            match.see(letter.message_id, letter)
+            return False
+
+        await self._pass(visit, progress=progress)
+        return match.letter(message_id)
+
+    async def resolve(self, kind: str, prefixes: list[str], *, progress: Progress | None = None) -> list[str]:
+        """The whole ids (`kind="id"`) or fingerprints (`"fingerprint"`) that `prefixes` name.
+
+        A whole value wins over a longer one it is a prefix of. Raises `UnknownPrefix` or
+        `AmbiguousPrefix` (naming the candidates)."""
+        match = PrefixMatch(kind, prefixes)
+
+        async def visit(letter: DeadLetter) -> bool:
+            match.see(letter.message_id if kind == "id" else letter.fingerprint)
+            return False
+
+        await self._pass(visit, progress=progress, phase="resolve")
+        return match.resolved()
 
     async def stats(self, *, progress: Progress | None = None) -> list[FailureGroup]:
         """Counts grouped by fingerprint, largest group first."""
         groups: dict[str, FailureGroup] = {}
-        for letter in sorted(await self.browse(progress=progress), key=_newest_first, reverse=True):
+
+        async def visit(letter: DeadLetter) -> bool:
             group = groups.setdefault(letter.fingerprint, FailureGroup(letter.fingerprint))
             group.count += 1
             group.event_types.add(letter.event_type)
-            group.error_type, group.error_message = letter.error_type, letter.error_message
-            group.error_location = letter.error_location
-            group.first_at = group.first_at or letter.dead_lettered_at
-            group.last_at = letter.dead_lettered_at or group.last_at
+            at = letter.dead_lettered_at
+            if group.last_at is None or (at is not None and at >= group.last_at):
+                group.error_type, group.error_message = letter.error_type, letter.error_message
+                group.error_location, group.last_at = letter.error_location, at or group.last_at
+            if at is not None and (group.first_at is None or at < group.first_at):
+                group.first_at = at
+            return False
+
+        await self._pass(visit, progress=progress)
         return sorted(groups.values(), key=lambda g: g.count, reverse=True)
 
     async def replay(
         self,
         *,
-        ids: Iterable[str] = (),
+        ids: list[str] | tuple[str, ...] = (),
         fingerprint: str | None = None,
         all: bool = False,
         dry_run: bool = False,
         rate: float | None = None,
+        preview: int = 1000,
         progress: Progress | None = None,
     ) -> ReplayReport:
         """Send the chosen dead letters back to their source queue, keeping their id, with attempts
         reset and the replay counter raised; each leaves this queue only once its copy is confirmed.
 
-        Choose by `ids`, by `fingerprint`, or `all`; `rate` caps messages per second.
+        Choose by whole `ids`, a whole `fingerprint`, or `all`; `rate` caps messages per second.
+        Every replay that moves something is audited (`codex_bus.audit`: who, where, which ids).
         """
         wanted = set(ids)
         if not (wanted or fingerprint or all):
             raise ValueError("choose what to replay: ids, a fingerprint, or all")
-        async with self._scan(progress) as held:
-            chosen = [
-                (m, d)
-                for m, d in held
-                if all or d.message_id in wanted or (fingerprint is not None and d.fingerprint == fingerprint)
-            ]
-            report = ReplayReport(selected=[d for _, d in chosen], moved=[], dry_run=dry_run)
+        report = ReplayReport(selected=0, moved=0, dry_run=dry_run)
+        audit = (
+            None
+            if dry_run
+            else AuditTrail(
+                "replayed", self.name, requested_ids=sorted(wanted), fingerprint=fingerprint, all=all
+            )
+        )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        async def visit(letter: DeadLetter) -> bool:
+            if not (all or letter.message_id in wanted or letter.fingerprint == fingerprint):
+                return False
+            if len(report.letters) < preview:
+                report.letters.append(letter)
+            report.selected += 1
             if dry_run:
-                return report
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            for done, (message, letter) in enumerate(chosen):
-                if rate:
-                    await asyncio.sleep(max(0.0, started + done / rate - loop.time()))
-                await self._send_back(message, letter)
-                await message.ack()
-                report.moved.append(letter.message_id)
-                REPLAYED.labels(letter.source_queue).inc()
-                if progress:
-                    progress("replay", done + 1, len(chosen))
+                return False
+            if rate:
+                await asyncio.sleep(max(0.0, started + (report.selected - 1) / rate - loop.time()))
+            return True
+
+        async def send_back(message: AbstractIncomingMessage, letter: DeadLetter) -> None:
+            await self._send_back(message, letter)
+            report.moved += 1
+            REPLAYED.labels(letter.source_queue).inc()
+            if audit is not None:
+                audit.moved(letter.message_id)
+
+        try:
+            await self._pass(visit, send_back=send_back, progress=progress, phase="replay")
+        except BaseException as exc:
+            if audit is not None:
+                audit.finish(error=exc, selected=report.selected)
+            raise
+        if audit is not None:
+            audit.finish(selected=report.selected)
         return report
 
     async def export(self, path: Path, *, progress: Progress | None = None) -> int:
         """Write every dead letter to `path` as JSON Lines (synced to disk); removes nothing."""
         tmp = path.with_name(path.name + ".partial")
-        async with self._scan(progress) as held:
-            with tmp.open("wb") as out:
-                for done, (_, letter) in enumerate(held, start=1):
-                    out.write(msgspec.json.encode(letter.to_json()) + b"\n")
-                    if progress:
-                        progress("export", done, len(held))
-                out.flush()
-                os.fsync(out.fileno())
-            tmp.replace(path)
-            return len(held)
+        with tmp.open("wb") as out:
 
-    async def purge(self) -> int:
-        """Delete every message in the queue; returns how many."""
-        async with self._channel() as channel:
+            async def visit(letter: DeadLetter) -> bool:
+                out.write(msgspec.json.encode(letter.to_json()) + b"\n")
+                return False
+
+            count = await self._pass(visit, progress=progress, phase="export")
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+        return count
+
+    async def purge(self, *, progress: Progress | None = None) -> int:
+        """Delete every message the queue holds now (not those that arrive meanwhile); returns how
+        many. Audited with the ids it deleted."""
+        audit = AuditTrail("purged", self.name)
+
+        async def delete(message: AbstractIncomingMessage, letter: DeadLetter) -> None:
+            audit.moved(letter.message_id)
+
+        async def visit(letter: DeadLetter) -> bool:
+            return True
+
+        try:
+            await self._pass(visit, send_back=delete, progress=progress, phase="purge")
+        except BaseException as exc:
+            audit.finish(error=exc)
+            raise
+        audit.finish()
+        return audit.count
+
+    async def oldest(self) -> DeadLetter | None:
+        """The dead letter at the head of the queue (the oldest), left in place; None when empty."""
+        channel = aio_pika.Channel(self._bus.connection, publisher_confirms=False)
+        await channel.initialize()
+        try:
             queue = await channel.declare_queue(self.name, passive=True)
-            result = await queue.purge()
-            return int(result.message_count or 0)
+            message = await queue.get(no_ack=False, fail=False)
+            if message is None:
+                return None
+            letter = DeadLetter.from_incoming(message)
+            await message.nack(requeue=True)  # back to its place: the head
+            return letter
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+
+    async def _pass(
+        self, visit: Any, *, send_back: Any = None, progress: Progress | None, phase: str = "scan"
+    ) -> int:
+        scan = ScanPass(
+            self._bus.connection,
+            self.name,
+            send_back=send_back,
+            window=self.window,
+            phase=phase,
+            progress=progress,
+        )
+        self.last_pass = scan
+        return await scan.run(visit)
 
     async def _send_back(self, message: AbstractIncomingMessage, letter: DeadLetter) -> None:
         if not letter.source_queue:
             raise ValueError(f"dead letter {letter.message_id} does not name its source queue")
-        headers: dict[str, Any] = {
-            k: v
-            for k, v in h.copyable(message.headers).items()
-            if k not in h.FAILURE_HEADERS and k not in (h.ATTEMPTS, h.SOURCE_QUEUE)
-        }
+        dropped = (*h.FAILURE_HEADERS, h.ATTEMPTS, h.SOURCE_QUEUE, PASS_MARK)
+        headers: dict[str, Any] = {k: v for k, v in h.copyable(message.headers).items() if k not in dropped}
         headers[h.REPLAYS] = letter.replays + 1
         timestamp = message.timestamp if isinstance(message.timestamp, datetime) else None
         await self._bus.publisher.publish(
@@ -187,50 +347,6 @@ class DeadLetterQueue:
             reconnect_timeout=0,
         )
 
-    @asynccontextmanager
-    async def _channel(self) -> AsyncIterator[aio_pika.Channel]:
-        # A plain channel: a failed passive declare closes it, and nothing should try to restore it.
-        channel = aio_pika.Channel(self._bus.connection, publisher_confirms=False)
-        await channel.initialize()
-        try:
-            yield channel
-        finally:
-            if not channel.is_closed:
-                await channel.close()
 
-    @asynccontextmanager
-    async def _scan(self, progress: Progress | None) -> AsyncIterator[_Held]:
-        """Take every message present now, unacked; all not acked go back when the block ends."""
-        async with self._channel() as channel:
-            queue = await channel.declare_queue(self.name, passive=True)
-            total = queue.declaration_result.message_count or 0
-            held: _Held = []
-            while len(held) < total:
-                message = await queue.get(no_ack=False, fail=False)
-                if message is None:
-                    break
-                held.append((message, DeadLetter.from_incoming(message)))
-                if progress:
-                    progress("scan", len(held), total)
-            yield held
-
-
-def _newest_first(letter: DeadLetter) -> float:
-    return -(letter.dead_lettered_at.timestamp() if letter.dead_lettered_at else 0.0)
-
-
-def _matches(
-    letter: DeadLetter,
-    event_type: str | None,
-    fingerprint: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> bool:
-    if event_type is not None and letter.event_type != event_type:
-        return False
-    if fingerprint is not None and letter.fingerprint != fingerprint:
-        return False
-    at = letter.dead_lettered_at
-    if since is not None and (at is None or at < since):
-        return False
-    return not (until is not None and (at is None or at > until))
+def _at(letter: DeadLetter) -> float:
+    return letter.dead_lettered_at.timestamp() if letter.dead_lettered_at else 0.0

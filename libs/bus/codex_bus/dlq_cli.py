@@ -1,14 +1,16 @@
 """`codex-dlq`: inspect, replay, export and purge dead letters, over AMQP only.
 
+    codex-dlq queues                                  every dead-letter queue: depth, age, groups
+    codex-dlq stats catalog.dlq                       counts by fingerprint
     codex-dlq list catalog.dlq --type purchase.completed.v1 --since 2h
-    codex-dlq show catalog.dlq 3f2c...
-    codex-dlq stats catalog.dlq
-    codex-dlq replay catalog.dlq --fingerprint 9a1b... --dry-run
+    codex-dlq show catalog.dlq 3f2c                   a unique prefix of an id is enough
+    codex-dlq replay catalog.dlq --fingerprint 9a1b --dry-run -o json
     codex-dlq replay catalog.dlq --all --rate 50
     codex-dlq export catalog.dlq --out dead.jsonl
     codex-dlq purge catalog.dlq --yes
 
-The broker is `--amqp-url`, else `$AMQP_URL`, else the local default.
+`-o table|wide|json|jsonl` on every command that prints records. The broker is `--amqp-url`, else
+`$AMQP_URL`, else the local default. Replays and purges write audit lines (structlog, stderr).
 """
 
 from __future__ import annotations
@@ -24,25 +26,40 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aio_pika
-import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from codex_bus.bus import Bus
-from codex_bus.dead_letter import DeadLetter
-from codex_bus.dlq import DeadLetterQueue
+from codex_bus.dlq import DeadLetterQueue, LetterFilter
 from codex_bus.dlq import Progress as ProgressCallback
+from codex_bus.dlq_output import Output
+from codex_bus.dlq_prefix import AmbiguousPrefix, UnknownPrefix
+from codex_bus.dlq_queues import SUITE_QUEUES, dead_letter_queues, survey
+from codex_bus.dlq_views import (
+    GROUP_COLUMNS,
+    LETTER_COLUMNS,
+    QUEUE_COLUMNS,
+    group_record,
+    group_row,
+    letter_record,
+    queue_record,
+    queue_row,
+    rows,
+)
 from codex_bus.errors import BusError
-from codex_platform.logging import redact_text
+from codex_platform.logging import configure_logging, redact_text
 
-__all__ = ["main"]
+__all__ = ["main", "parse_when"]
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# Whole values need no resolving pass: an envelope id is a UUID, a fingerprint 16 hex digits.
+_WHOLE = {
+    "id": re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+    "fingerprint": re.compile(r"^[0-9a-f]{16}$"),
+}
 
-out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 def parse_when(text: str) -> datetime:
@@ -60,28 +77,39 @@ def parse_when(text: str) -> datetime:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codex-dlq", description="Dead letters of the Codex bus.")
     parser.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@localhost/"))
+    out = argparse.ArgumentParser(add_help=False)
+    out.add_argument("-o", "--output", choices=("table", "wide", "json", "jsonl"), default="table")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    listing = commands.add_parser("list", help="dead letters, newest first")
+    queues = commands.add_parser(
+        "queues", parents=[out], help="every dead-letter queue: depth, oldest, groups"
+    )
+    queues.add_argument("--prefix", default=os.environ.get("CODEX_BUS_PREFIX", ""), help="the bus prefix")
+    queues.add_argument("--queue", dest="queues", action="append", help="a consuming queue (repeatable)")
+    queues.add_argument("--groups-up-to", type=int, default=10_000, help="count groups of queues this deep")
+
+    listing = commands.add_parser("list", parents=[out], help="the newest dead letters")
     listing.add_argument("queue")
     listing.add_argument("--type", dest="event_type")
-    listing.add_argument("--fingerprint")
+    listing.add_argument("--fingerprint", help="whole or a unique prefix")
     listing.add_argument("--since", type=parse_when, help="30m, 2h, 7d or an ISO time")
     listing.add_argument("--until", type=parse_when)
-    listing.add_argument("--limit", type=int)
+    listing.add_argument("--limit", type=int, default=50, help="most shown, newest first (0: all)")
 
-    show = commands.add_parser("show", help="one dead letter: headers, failure, body")
+    show = commands.add_parser("show", parents=[out], help="one dead letter: headers, failure, body")
     show.add_argument("queue")
-    show.add_argument("message_id")
+    show.add_argument("message_id", help="whole or a unique prefix")
 
-    stats = commands.add_parser("stats", help="counts by fingerprint")
+    stats = commands.add_parser("stats", parents=[out], help="counts by fingerprint")
     stats.add_argument("queue")
 
-    replay = commands.add_parser("replay", help="send dead letters back to their source queue")
+    replay = commands.add_parser("replay", parents=[out], help="send dead letters back to their source queue")
     replay.add_argument("queue")
     choice = replay.add_mutually_exclusive_group(required=True)
-    choice.add_argument("--id", dest="ids", action="append", help="a message id (repeatable)")
-    choice.add_argument("--fingerprint")
+    choice.add_argument(
+        "--id", dest="ids", action="append", help="a message id or unique prefix (repeatable)"
+    )
+    choice.add_argument("--fingerprint", help="whole or a unique prefix")
     choice.add_argument("--all", action="store_true")
     replay.add_argument("--dry-run", action="store_true", help="say what would move, move nothing")
     replay.add_argument("--rate", type=float, help="most messages per second")
@@ -98,14 +126,8 @@ def _parser() -> argparse.ArgumentParser:
 
 @contextmanager
 def _progress() -> Iterator[ProgressCallback]:
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    bar = Progress(*columns, console=err, transient=True)
     tasks: dict[str, object] = {}
 
     def update(phase: str, done: int, total: int) -> None:
@@ -117,122 +139,126 @@ def _progress() -> Iterator[ProgressCallback]:
         yield update
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+async def _whole(dlq: DeadLetterQueue, kind: str, values: list[str], progress: ProgressCallback) -> list[str]:
+    """Prefixes made whole (one pass over the queue), unless every value already is whole."""
+    if all(_WHOLE[kind].match(value) for value in values):
+        return values
+    return await dlq.resolve(kind, values, progress=progress)
 
 
-def _letters_table(letters: Sequence[DeadLetter]) -> Table:
-    table = Table("dead-lettered (UTC)", "id", "type", "attempts", "error", "fingerprint", "reason")
-    for d in letters:
-        table.add_row(
-            _when(d.dead_lettered_at),
-            d.message_id,
-            d.event_type,
-            str(d.attempts),
-            f"{d.error_type}: {d.error_message[:60]}",
-            d.fingerprint,
-            d.reason,
-        )
-    return table
-
-
-async def _run(args: argparse.Namespace) -> int:
-    bus = Bus(args.amqp_url, name="codex-dlq", declare_exchanges=False)
-    await bus.connect()
-    try:
-        dlq = DeadLetterQueue(bus, args.queue)
-        command: Callable[[DeadLetterQueue, argparse.Namespace], Awaitable[int]] = _COMMANDS[args.command]
-        return await command(dlq, args)
-    finally:
-        await bus.close()
-
-
-async def _list(dlq: DeadLetterQueue, args: argparse.Namespace) -> int:
+async def _queues(bus: Bus, args: argparse.Namespace, out: Output) -> int:
+    names = args.queues or [q for q in os.environ.get("CODEX_DLQ_QUEUES", "").split(",") if q.strip()]
     with _progress() as progress:
-        letters = await dlq.browse(
-            event_type=args.event_type,
-            fingerprint=args.fingerprint,
-            since=args.since,
-            until=args.until,
-            limit=args.limit,
+        found, absent = await survey(
+            bus,
+            dead_letter_queues(args.prefix, names or SUITE_QUEUES),
+            groups_up_to=args.groups_up_to,
             progress=progress,
         )
-    out.print(_letters_table(letters))
-    out.print(f"{len(letters)} dead letters")
+    if out.machine:
+        out.records({"absent": absent}, [queue_record(f) for f in found])
+        return 0
+    out.table(QUEUE_COLUMNS, [queue_row(f) for f in found])
+    out.note(f"{sum(f.depth for f in found)} dead letters in {len(found)} dead-letter queues")
+    if absent:
+        out.note(f"not on the broker: {', '.join(absent)}")
     return 0
 
 
-async def _show(dlq: DeadLetterQueue, args: argparse.Namespace) -> int:
+async def _list(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
+    with _progress() as progress:
+        fingerprint = args.fingerprint and (await _whole(dlq, "fingerprint", [args.fingerprint], progress))[0]
+        keep = LetterFilter(args.event_type, fingerprint, args.since, args.until)
+        listing = await dlq.listing(keep, args.limit or None, progress)
+    if out.machine:
+        envelope = {"queue": dlq.name, "matched": listing.matched, "scanned": listing.scanned}
+        out.records(envelope, [letter_record(d) for d in listing.letters])
+        return 0
+    out.table(LETTER_COLUMNS, rows(listing.letters, wide=out.fmt == "wide"))
+    shown = len(listing.letters)
+    more = f" (newest first; --limit {listing.matched} for all)" if shown < listing.matched else ""
+    out.note(f"{shown} of {listing.matched} dead letters shown{more}; {listing.scanned} in {dlq.name}")
+    return 0
+
+
+async def _show(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
     with _progress() as progress:
         letter = await dlq.show(args.message_id, progress=progress)
     if letter is None:
         err.print(f"no dead letter {args.message_id} in {dlq.name}")
         return 1
-    out.print_json(msgspec.json.encode(letter.to_json()).decode())
+    if out.fmt == "jsonl":
+        out.lines([letter.to_json()])
+    else:
+        out.document(letter.to_json())
     return 0
 
 
-async def _stats(dlq: DeadLetterQueue, args: argparse.Namespace) -> int:
+async def _stats(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
     with _progress() as progress:
         groups = await dlq.stats(progress=progress)
-    table = Table("count", "fingerprint", "type", "error", "where", "last (UTC)")
-    for g in groups:
-        table.add_row(
-            str(g.count),
-            g.fingerprint,
-            ", ".join(sorted(g.event_types)),
-            f"{g.error_type}: {g.error_message[:80]}",
-            g.error_location,
-            _when(g.last_at),
-        )
-    out.print(table)
-    out.print(f"{sum(g.count for g in groups)} dead letters in {len(groups)} groups")
+    total = sum(g.count for g in groups)
+    if out.machine:
+        out.records({"queue": dlq.name, "total": total}, [group_record(g) for g in groups])
+        return 0
+    out.table(GROUP_COLUMNS, [group_row(g) for g in groups])
+    out.note(f"{total} dead letters in {len(groups)} groups")
     return 0
 
 
-async def _replay(dlq: DeadLetterQueue, args: argparse.Namespace) -> int:
+async def _replay(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
     with _progress() as progress:
+        ids = await _whole(dlq, "id", args.ids, progress) if args.ids else []
+        fingerprint = args.fingerprint and (await _whole(dlq, "fingerprint", [args.fingerprint], progress))[0]
         report = await dlq.replay(
-            ids=args.ids or (),
-            fingerprint=args.fingerprint,
+            ids=ids,
+            fingerprint=fingerprint,
             all=args.all,
             dry_run=args.dry_run,
             rate=args.rate,
             progress=progress,
         )
-    if report.dry_run:
-        out.print(_letters_table(report.selected))
-        out.print(f"dry run: would replay {len(report.selected)} dead letters; nothing moved")
+    envelope = {
+        "queue": dlq.name,
+        "dry_run": report.dry_run,
+        "selected": report.selected,
+        "moved": report.moved,
+    }
+    if out.machine:
+        out.records(envelope, [letter_record(d) for d in report.letters] if report.dry_run else [])
+    elif report.dry_run:
+        out.table(LETTER_COLUMNS, rows(report.letters, wide=out.fmt == "wide"))
+        out.note(f"dry run: would replay {report.selected} dead letters; nothing moved")
     else:
-        out.print(f"replayed {len(report.moved)} dead letters from {dlq.name} to their source queues")
+        out.note(f"replayed {report.moved} dead letters from {dlq.name} to their source queues")
     return 0
 
 
-async def _export(dlq: DeadLetterQueue, args: argparse.Namespace) -> int:
+async def _export(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
     with _progress() as progress:
         count = await dlq.export(args.out, progress=progress)
-    out.print(f"exported {count} dead letters to {args.out}")
+    out.note(f"exported {count} dead letters to {args.out}")
     return 0
 
 
-async def _purge(dlq: DeadLetterQueue, args: argparse.Namespace) -> int:
+async def _purge(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
     count = await dlq.count()
     if not args.yes:
         if not sys.stdin.isatty():
             err.print("refusing to purge without --yes when not asked on a terminal")
             return 1
-        answer = await asyncio.to_thread(
-            input, f"Delete {count} dead letters from {dlq.name} for good? [y/N] "
-        )
+        question = f"Delete {count} dead letters from {dlq.name} for good? [y/N] "
+        answer = await asyncio.to_thread(input, question)
         if answer.strip().lower() not in ("y", "yes"):
-            out.print("nothing purged")
+            out.note("nothing purged")
             return 1
-    purged = await dlq.purge()
-    out.print(f"purged {purged} dead letters from {dlq.name}")
+    with _progress() as progress:
+        purged = await dlq.purge(progress=progress)
+    out.note(f"purged {purged} dead letters from {dlq.name}")
     return 0
 
 
-_COMMANDS: dict[str, Callable[[DeadLetterQueue, argparse.Namespace], Awaitable[int]]] = {
+_COMMANDS: dict[str, Callable[[DeadLetterQueue, argparse.Namespace, Output], Awaitable[int]]] = {
     "list": _list,
     "show": _show,
     "stats": _stats,
@@ -242,13 +268,35 @@ _COMMANDS: dict[str, Callable[[DeadLetterQueue, argparse.Namespace], Awaitable[i
 }
 
 
+async def _run(args: argparse.Namespace) -> int:
+    out = Output(getattr(args, "output", "table"))
+    bus = Bus(args.amqp_url, name="codex-dlq", declare_exchanges=False)
+    await bus.connect()
+    try:
+        if args.command == "queues":
+            return await _queues(bus, args, out)
+        return await _COMMANDS[args.command](DeadLetterQueue(bus, args.queue), args, out)
+    finally:
+        await bus.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `codex-dlq`; returns the exit status."""
     args = _parser().parse_args(argv)
+    # Audit lines (replay, purge) on stderr, so that stdout stays the command's output.
+    configure_logging(
+        os.environ.get("LOG_LEVEL", "INFO"),
+        "json" if os.environ.get("LOG_FORMAT") == "json" else "console",
+        service="codex-dlq",
+        stream=sys.stderr,
+    )
     try:
         return asyncio.run(_run(args))
     except aio_pika.exceptions.ChannelNotFoundEntity:
-        err.print(f"no queue named {args.queue!r}")
+        err.print(f"no queue named {getattr(args, 'queue', '')!r}")
+        return 1
+    except (AmbiguousPrefix, UnknownPrefix) as exc:
+        err.print(f"codex-dlq {args.command}: {exc}")
         return 1
     except (BusError, ValueError, OSError, aio_pika.exceptions.AMQPError) as exc:
         # redact_text: a connection error may quote the broker URL, password included.
