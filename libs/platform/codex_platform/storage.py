@@ -165,12 +165,20 @@ class Storage:
         return await self._presign("get_object", params, expires_in)
 
     async def presign_put(
-        self, key: str, *, content_type: str | None = None, expires_in: int = DEFAULT_EXPIRY_SECONDS
+        self,
+        key: str,
+        *,
+        content_type: str | None = None,
+        content_length: int | None = None,
+        expires_in: int = DEFAULT_EXPIRY_SECONDS,
     ) -> str:
-        """A URL to PUT `key` once; with `content_type`, the upload must send that Content-Type."""
+        """A URL to PUT `key`; with `content_type` / `content_length`, those headers are signed
+        (X-Amz-SignedHeaders), so S3 and MinIO refuse an upload that sends other values."""
         params: dict[str, Any] = {"Key": key}
         if content_type is not None:
             params["ContentType"] = content_type
+        if content_length is not None:
+            params["ContentLength"] = content_length
         return await self._presign("put_object", params, expires_in)
 
     async def create_multipart_upload(self, key: str, *, content_type: str | None = None) -> str:
@@ -181,12 +189,21 @@ class Storage:
         return upload_id
 
     async def presign_upload_part(
-        self, key: str, upload_id: str, part_number: int, *, expires_in: int = DEFAULT_EXPIRY_SECONDS
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        content_length: int | None = None,
+        expires_in: int = DEFAULT_EXPIRY_SECONDS,
     ) -> str:
-        """A URL to PUT part `part_number` (1-10000) of a multipart upload; its ETag header is the proof."""
+        """A URL to PUT part `part_number` (1-10000) of a multipart upload; its ETag header is the proof.
+        With `content_length`, the part's Content-Length is signed (the store refuses another)."""
         if not 1 <= part_number <= 10_000:
             raise ValueError(f"part_number must be within 1..10000, got {part_number}")
-        params = {"Key": key, "UploadId": upload_id, "PartNumber": part_number}
+        params: dict[str, Any] = {"Key": key, "UploadId": upload_id, "PartNumber": part_number}
+        if content_length is not None:
+            params["ContentLength"] = content_length
         return await self._presign("upload_part", params, expires_in)
 
     async def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
