@@ -34,11 +34,11 @@ def built(name: str, module: str) -> bool:
     return any((ROOT / home / name / relative).is_file() for home in ("services", "deploy/stand-ins"))
 
 
-def documents() -> dict[str, str]:
-    """Each built service's OpenAPI document as stable JSON text."""
+def documents(only: set[str] | None = None) -> dict[str, str]:
+    """Each built service's OpenAPI document (or those named in `only`) as stable JSON text."""
     out = {}
     for name, module in SERVICES.items():
-        if not built(name, module):
+        if not built(name, module) or (only and name not in only):
             continue
         app = importlib.import_module(module).create_app()
         schema = app.openapi_schema.to_schema()
@@ -49,9 +49,10 @@ def documents() -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["write", "check"])
+    parser.add_argument("services", nargs="*", help="only these services (default: every built one)")
     args = parser.parse_args()
     stale = []
-    for name, text in documents().items():
+    for name, text in documents(set(args.services)).items():
         path = OUT / f"{name}.json"
         current = path.read_text() if path.exists() else ""
         if current == text:

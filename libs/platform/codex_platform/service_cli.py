@@ -26,7 +26,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -80,6 +80,9 @@ class ServiceCli(Generic[S]):
                 return 2
             return asyncio.run(run_until_signalled(self.worker(settings)))
         if args.command == "migrate":
+            if not self.migrations:
+                print(f"{self.service} keeps no database: nothing to migrate")
+                return 0
             return run_migrations(
                 settings.database_url, schema=self.schema(settings), sources=self.migrations
             )
@@ -104,22 +107,55 @@ class ServiceCli(Generic[S]):
     def _serve(self, settings: S, args: argparse.Namespace) -> int:
         import uvicorn
 
-        uvicorn.run(
-            self.app_factory,
-            factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            workers=args.workers,
+        options: dict[str, Any] = {
+            "factory": True,
+            "host": args.host or settings.host,
+            "port": args.port or settings.port,
             # Logging is configure_logging's; uvicorn's own config would replace its handlers.
-            log_config=None,
+            "log_config": None,
             # The app factory's middleware writes one access line per request (with its request id).
-            access_log=False,
+            "access_log": False,
             # The client address comes from X-Forwarded-For only when the peer is a proxy listed
             # in FORWARDED_ALLOW_IPS (uvicorn's default: 127.0.0.1), so clients cannot forge it.
-            proxy_headers=True,
-            server_header=False,
-        )
+            "proxy_headers": True,
+            "server_header": False,
+        }
+        if args.workers > 1:
+            uvicorn.run(self.app_factory, workers=args.workers, **options)
+            return 0
+        _DrainingServer(uvicorn.Config(self.app_factory, **options)).run()
         return 0
+
+
+def _litestar_app(app: Any) -> Any:
+    """The Litestar app under uvicorn's middleware wrappers (each keeps the next in `.app`)."""
+    for _ in range(10):
+        if hasattr(app, "state") and hasattr(app, "route_handler_method_map"):
+            return app
+        app = getattr(app, "app", None)
+    return None
+
+
+def _draining_server_class() -> type[Any]:
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        """Runs the app's `state.drain` (see codex_platform.service) when shutdown begins, while the
+        port still answers: a service whose clients poll it (runpod-local's workers) stops them first,
+        since they would otherwise retry a refused connection in a tight loop until the lifespan ends."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            app = _litestar_app(self.config.loaded_app)
+            drain = app.state.get("drain") if app is not None else None
+            if drain is not None:
+                await drain()
+            await super().shutdown(sockets)
+
+    return DrainingServer
+
+
+def _DrainingServer(config: Any) -> Any:
+    return _draining_server_class()(config)
 
 
 async def _awaited(result: Awaitable[int]) -> int:

@@ -34,7 +34,7 @@ class ErrorBody(msgspec.Struct):
 def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """RunPod takes `Authorization: Bearer <key>` from API clients and the bare key from its SDK's
     worker loop (RUNPOD_AI_API_KEY is sent as is); both are accepted on every route."""
-    settings: Settings = connection.app.state.settings
+    settings: Settings = connection.app.state.deps.settings
     header = connection.headers.get("authorization", "").strip()
     token = header[7:].strip() if header[:7].lower() == "bearer " else header
     if not token or not hmac.compare_digest(token.encode(), settings.api_key.encode()):

@@ -6,17 +6,19 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import msgspec
 
-from codex_platform.settings import BaseSettings, Port, SettingsError, load_settings
+from codex_platform.service import ServiceSettings
+from codex_platform.settings import Port, SettingsError, load_settings, settings_or_exit
 
 PREFIX = "CODEX_RUNPOD_LOCAL_"
 DEFAULT_ENDPOINT = "codex-transcode"
 
 
-class Settings(BaseSettings, frozen=True, kw_only=True):
+class Settings(ServiceSettings, frozen=True, kw_only=True):
+    service: ClassVar[str] = "runpod-local"
     port: Port = 8010
     # RunPod keys are sent as `Bearer <key>` by API clients and bare by the SDK's worker loop.
     # RUNPOD_API_KEY (what the services send) is the fallback, so one variable serves both ends.
@@ -61,6 +63,7 @@ class Settings(BaseSettings, frozen=True, kw_only=True):
     faults: list[dict[str, Any]] = []
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.endpoints:
             raise ValueError("ENDPOINTS names no endpoint")
         if self.worker_endpoint and self.worker_endpoint not in self.endpoints:
@@ -90,6 +93,12 @@ class Settings(BaseSettings, frozen=True, kw_only=True):
 
     def with_overrides(self, **changes: Any) -> Settings:
         return msgspec.structs.replace(self, **changes)
+
+    @classmethod
+    def load(cls) -> Self:
+        """`from_env()`, or one line naming the bad variable and exit status 2 (the kit's CLI calls it)."""
+        settings_or_exit(cls, PREFIX)  # the one-line error and exit 2 for a malformed variable
+        return cls.from_env()  # type: ignore[return-value]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -25,7 +25,7 @@ from litestar.openapi.spec import SecurityScheme
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap, Middleware
 
 from codex_platform.errors import DomainError
-from codex_platform.http.app import create_app
+from codex_platform.http.app import DEFAULT_MAX_BODY_BYTES, create_app
 from codex_platform.http.domain_errors import handle_domain_error
 from codex_platform.http.jwt_verifier import JwtVerifier
 from codex_platform.service.readiness import readiness_checks
@@ -69,18 +69,25 @@ def service_app(
     security_schemes: Mapping[str, SecurityScheme] | None = None,
     exception_handlers: ExceptionHandlersMap | None = None,
     middleware: Sequence[Middleware] = (),
+    dependencies: Mapping[str, Provide] | None = None,
+    request_max_body_size: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Litestar:
     """Assemble the service's app (see the module's docstring).
 
     `verify_tokens=False` is for a service that checks bearer tokens itself (auth signs them): OpenAPI
     still declares the bearer scheme. `overrides` go to `bootstrap` (a test's pool, clock or fake).
+    `dependencies` adds named dependencies beside `deps` (parts of it, say). Deps with a `drain()`
+    coroutine have it called when the server begins to shut down, before its port closes.
     """
     app_ref: list[Litestar] = []
 
     @asynccontextmanager
-    async def dependencies(app: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with bootstrap(settings, **dict(overrides or {})) as deps:
             app.state.deps = deps
+            drain = getattr(deps, "drain", None)
+            if drain is not None:
+                app.state.drain = drain
             yield
 
     jwt = None
@@ -97,13 +104,14 @@ def service_app(
         route_handlers=routes,
         readiness_checks=readiness_checks(deps_type_of(bootstrap), lambda: app_ref[0].state.deps),
         cors_origins=settings.cors_origins,
-        lifespan=[dependencies],
-        dependencies={"deps": Provide(provide_deps, sync_to_thread=False)},
+        lifespan=[lifespan],
+        dependencies={"deps": Provide(provide_deps, sync_to_thread=False), **(dependencies or {})},
         exception_handlers={DomainError: handle_domain_error, **(exception_handlers or {})},
         jwt=jwt,
         bearer_scheme=True,
         security_schemes=security_schemes,
         middleware=middleware,
+        request_max_body_size=request_max_body_size,
     )
     app_ref.append(app)
     return app
