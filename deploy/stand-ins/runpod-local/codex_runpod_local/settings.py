@@ -64,6 +64,8 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.environment == "production":  # a stand-in with a public API key: never in production
+            raise ValueError("runpod-local is a development stand-in and refuses to start in production")
         if not self.endpoints:
             raise ValueError("ENDPOINTS names no endpoint")
         if self.worker_endpoint and self.worker_endpoint not in self.endpoints:
