@@ -6,8 +6,9 @@ tagged BT.709 they play washed out and grey; so they are tone-mapped. The bundle
 whole conversion is one 3D LUT, computed here in Python once per process and applied with ``lut3d``:
 non-linear BT.2020 RGB in, BT.709 (gamma 2.4) RGB out. Per sample: the transfer's inverse (PQ's EOTF,
 or HLG's inverse OETF with its system gamma at a 1000 nit peak), scale so that reference white (203
-nits, BT.2408) is 1.0, BT.2020 to BT.709 primaries, an extended Reinhard curve on luminance with the
-peak as white point, clip, then BT.1886's inverse.
+nits, BT.2408) is 1.0, BT.2020 to BT.709 primaries, then on luminance: linear up to a knee (0.75),
+above it an extended Reinhard curve that brings the peak to SDR white (so reference white lands near
+it, at about 0.88 linear), clip, then BT.1886's inverse (gamma 2.4).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from codex_gpu.probe import SourceInfo
 
 LUT_SIZE = 33
+KNEE = 0.75
 REFERENCE_WHITE_NITS = 203.0
 HLG_PEAK_NITS = 1000.0
 PQ_PEAK_NITS = 1000.0  # mastering peak assumed when the stream does not say (most do not)
@@ -109,8 +111,9 @@ def _map(transfer: str, r: float, g: float, b: float) -> tuple[float, float, flo
     b709 = -0.0182 * rgb[0] - 0.1006 * rgb[1] + 1.1187 * rgb[2]
     linear = [max(0.0, v) for v in (r709, g709, b709)]
     luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    if peak > 1.0 and luminance > 0:
-        mapped = luminance * (1 + luminance / (peak * peak)) / (1 + luminance)
+    if peak > 1.0 and luminance > KNEE:
+        x, white = (luminance - KNEE) / (1 - KNEE), (peak - KNEE) / (1 - KNEE)
+        mapped = KNEE + (1 - KNEE) * x * (1 + x / (white * white)) / (1 + x)
         linear = [v * mapped / luminance for v in linear]
     return tuple(min(1.0, v) ** (1 / 2.4) for v in linear)  # type: ignore[return-value]
 

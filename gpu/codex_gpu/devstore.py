@@ -1,8 +1,8 @@
 """A small threaded HTTP object store standing in for S3 presigned URLs, for tests and local runs.
 
 GET serves an object, PUT stores one (refusing chunked bodies, as S3 does). Faults can be injected per
-key (answer with a status N times, or always). URLs carry a fake signature in the query string, as
-presigned URLs do, so tests can check that it never reaches a log.
+key (answer with a status N times, or always), and a GET can be redirected. URLs carry a fake
+signature in the query string, as presigned URLs do, so tests can check that it never reaches a log.
 
 ``python -m codex_gpu.devstore`` serves ``.dev-store/`` on 127.0.0.1:8765 with a generated sample
 source, for ``python -m codex_gpu`` and gpu/test_input.json (RunPod's local mode).
@@ -39,6 +39,7 @@ class Store:
     objects: dict[str, bytes] = field(default_factory=dict)
     puts: dict[str, PutRecord] = field(default_factory=dict)
     faults: dict[tuple[str, str], Fault] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)  # key -> Location of a 302 answer
     requests: list[tuple[str, str]] = field(default_factory=list)
     send_length: bool = True
     base: str = ""
@@ -78,6 +79,12 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             key = self._key()
             store.requests.append(("GET", key))
+            if key in store.redirects:
+                self.send_response(302)
+                self.send_header("Location", store.redirects[key])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
             status = store._fault("GET", key)
             if status is not None:
                 return self._reply(status, b"<Error>injected</Error>")

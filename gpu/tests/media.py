@@ -24,6 +24,7 @@ def make_clip(
     options: dict[str, str] | None = None,
     rotation: int | None = None,
     pix_fmt: str = "yuv420p",
+    audio_duration: float | None = None,
 ) -> Path:
     """Encode ``duration`` seconds of testsrc2 (and a 440 Hz tone when ``audio`` names a codec)."""
     output = av.open(str(path), "w", format=fmt)
@@ -41,7 +42,8 @@ def make_clip(
             output.mux(video.encode(frame))
     output.mux(video.encode(None))
     if sound is not None:
-        tone = av.open(f"sine=frequency=440:duration={duration}:sample_rate=48000", format="lavfi")
+        seconds = duration if audio_duration is None else audio_duration
+        tone = av.open(f"sine=frequency=440:duration={seconds}:sample_rate=48000", format="lavfi")
         with tone:
             for frame in tone.decode(audio=0):
                 frame.pts = None
@@ -111,3 +113,89 @@ def decode_jpeg(data: bytes, path: Path) -> tuple[int, int]:
         assert container.streams.video[0].codec_context.name == "mjpeg"
         frame = next(container.decode(video=0))
         return frame.width, frame.height
+
+
+def set_pixel_aspect(path: Path, h_spacing: int, v_spacing: int) -> Path:
+    """Give the video track of an MP4 written with its moov last a ``pasp`` box (sample aspect ratio
+    h:v), as a camera or a hostile uploader may. PyAV's encoders take the frames' own 1:1 instead."""
+    data = bytearray(path.read_bytes())
+
+    def children(start: int, end: int) -> dict[str, tuple[int, int]]:
+        found, offset = {}, start
+        while offset + 8 <= end:
+            size, kind = struct.unpack_from(">I4s", data, offset)
+            found.setdefault(kind.decode(), (offset, size))
+            offset += size
+        return found
+
+    chain = [children(0, len(data))["moov"]]
+    for name in ("trak", "mdia", "minf", "stbl", "stsd"):
+        offset, size = chain[-1]
+        chain.append(children(offset + 8, offset + size)[name])
+    stsd_offset, _ = chain[-1]
+    entry = stsd_offset + 16  # size, type, version and flags, entry count
+    (entry_size,) = struct.unpack_from(">I", data, entry)
+    assert chain[0][0] + chain[0][1] == len(data), "the moov box must come last"
+    chain.append((entry, entry_size))
+    pasp = struct.pack(">I4sII", 16, b"pasp", h_spacing, v_spacing)
+    data[entry + entry_size : entry + entry_size] = pasp
+    for offset, size in chain:  # every box around the sample entry grows by the new box
+        struct.pack_into(">I", data, offset, size + len(pasp))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_uniform_clip(
+    path: Path,
+    *,
+    width: int,
+    height: int,
+    frames: int,
+    luma: int,
+    colour: tuple[int, int, int, int] | None = None,
+) -> Path:
+    """A flat grey H.264 clip (limited-range luma ``luma``), tagged with ``colour`` (AVCOL primaries,
+    trc, space, range) when given: e.g. HLG's 75 % signal, its reference white."""
+    output = av.open(str(path), "w", format="mp4")
+    video = output.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    if colour is not None:
+        context = video.codec_context
+        context.color_primaries, context.color_trc, context.colorspace, context.color_range = colour
+    for number in range(frames):
+        frame = av.VideoFrame(width, height, "yuv420p")
+        for plane, value in zip(frame.planes, (luma, 128, 128), strict=True):
+            plane.update(bytes([value]) * plane.buffer_size)
+        frame.pts = number
+        frame.time_base = Fraction(1, 25)
+        output.mux(video.encode(frame))
+    output.mux(video.encode(None))
+    output.close()
+    return path
+
+
+def mean_luma(path: Path) -> float:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        plane = frame.planes[0]
+        data = bytes(plane)
+        rows = [
+            data[row * plane.line_size : row * plane.line_size + plane.width] for row in range(plane.height)
+        ]
+        return sum(sum(row) for row in rows) / (plane.width * plane.height)
+
+
+def combing(path: Path) -> float:
+    """How much neighbouring rows differ beyond what rows two apart do: interlaced motion shows as
+    combs (each field a moment apart), a deinterlaced or progressive picture has little of it."""
+    with av.open(str(path)) as container:
+        frames = [f for _, f in zip(range(8), container.decode(video=0), strict=False)]
+    total = 0.0
+    for frame in frames[2:]:
+        plane = frame.reformat(format="gray").planes[0]
+        data = bytes(plane)
+        rows = [data[r * plane.line_size : r * plane.line_size + plane.width] for r in range(plane.height)]
+        for r in range(1, len(rows) - 1):
+            above, here, below = rows[r - 1], rows[r], rows[r + 1]
+            total += sum(abs(2 * h - a - b) for a, h, b in zip(above, here, below, strict=True))
+    return total / max(1, len(frames) - 2)
