@@ -4,7 +4,7 @@ settings and, where they want, their own pool, Redis client, mailer or clock."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,9 @@ from codex_auth.keys import KeySealer
 from codex_auth.passwords import Argon2Params, PasswordHasher
 from codex_auth.settings import AuthSettings
 from codex_bus import Outbox
-from codex_platform.db import create_pool
 from codex_platform.mail import BackgroundMailer, Mailer, mailer_for
 from codex_platform.ratelimit import FailureLock, RateLimiter
+from codex_platform.service import Resources
 
 
 def utc_now() -> datetime:
@@ -46,13 +46,10 @@ async def bootstrap(
     clock: Clock = utc_now,
 ) -> AsyncIterator[Deps]:
     """Build the dependencies, yield them, and close what this call opened."""
-    async with AsyncExitStack() as stack:
-        if pool is None:
-            pool = await create_pool(settings.database_url, schema=settings.db_schema)
-            stack.push_async_callback(pool.close)
-        if redis is None:
-            redis = Redis.from_url(settings.redis_url)
-            stack.push_async_callback(redis.aclose)
+    async with Resources(settings) as opened:
+        stack = opened.stack
+        pool = await opened.pool(pool)
+        redis = await opened.redis(redis)
         if mailer is None:
             mailer = mailer_for(
                 environment=settings.environment,

@@ -1,5 +1,6 @@
 """The service kit: what every Codex service does alike, so that its own files hold only its logic.
 
+- `Resources`: a bootstrap's pool, Redis and storage, opened unless given, closed on exit.
 - `ServiceSettings`: the settings base (name, schema, prefixes, token verification, `load()`).
 - `service_app`: the Litestar app from settings, bootstrap and routes (lifespan, deps, readiness,
   domain errors as problem details, JWT verification).
@@ -8,6 +9,15 @@
 
 from codex_platform.service.app import Bootstrap, deps_type_of, service_app
 from codex_platform.service.readiness import Readiness, readiness_checks
+from codex_platform.service.resources import Resources
 from codex_platform.service.settings import ServiceSettings
 
-__all__ = ["Bootstrap", "Readiness", "ServiceSettings", "deps_type_of", "readiness_checks", "service_app"]
+__all__ = [
+    "Bootstrap",
+    "Readiness",
+    "Resources",
+    "ServiceSettings",
+    "deps_type_of",
+    "readiness_checks",
+    "service_app",
+]
