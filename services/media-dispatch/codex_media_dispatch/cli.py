@@ -1,0 +1,30 @@
+"""`python -m codex_media_dispatch.cli serve | worker | migrate`.
+
+The worker relays the outbox, consumes `upload.completed.v1`, and runs the dispatcher (submissions
+within the in-flight limit) and the reconciler (overdue `/status` reads).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from codex_bus import service_cli
+from codex_media_dispatch.bootstrap import Deps, bootstrap
+from codex_media_dispatch.dispatch import run_dispatcher
+from codex_media_dispatch.handlers import SUBSCRIPTIONS
+from codex_media_dispatch.reconciler import run_reconciler
+from codex_media_dispatch.settings import MediaDispatchSettings
+
+
+def background(deps: Deps) -> Mapping[str, Callable[[], Coroutine[Any, Any, None]]]:
+    return {"dispatcher": lambda: run_dispatcher(deps), "reconciler": lambda: run_reconciler(deps)}
+
+
+CLI = service_cli(
+    MediaDispatchSettings, "codex_media_dispatch", bootstrap, subscriptions=SUBSCRIPTIONS, tasks=background
+)
+
+if __name__ == "__main__":
+    sys.exit(CLI.main())
