@@ -25,20 +25,22 @@ from codex_bus.errors import (
 )
 from codex_bus.failure import Failure
 from codex_bus.handling import On, bind, on
-from codex_bus.inbox import Inbox
+from codex_bus.inbox import INBOX_RETENTION, Inbox, prune_inbox
 from codex_bus.memory import MemoryBus, MemoryOutbox, Outcome
 from codex_bus.message import Message, MessageBatch
 from codex_bus.outbox import Outbox
 from codex_bus.producer import Producer
+from codex_bus.publishing import Publishing
 from codex_bus.relay import OutboxRelay, OutboxStats
 from codex_bus.service import BUS_MIGRATIONS, service_cli, service_worker
 from codex_bus.settings import ConsumerSettings
 from codex_bus.subscriptions import Handler, Subscription, subscribe
 from codex_bus.topology import Topology
-from codex_bus.worker import run_worker
+from codex_bus.worker import WorkerPartEnded, run_worker
 
 __all__ = [
     "BUS_MIGRATIONS",
+    "INBOX_RETENTION",
     "MAX_DELAY_SECONDS",
     "MAX_MESSAGE_BYTES",
     "Bus",
@@ -65,12 +67,15 @@ __all__ = [
     "Producer",
     "PublishFailed",
     "PublishRejected",
+    "Publishing",
     "ReplayReport",
     "Subscription",
     "Topology",
     "UnroutableMessage",
+    "WorkerPartEnded",
     "bind",
     "on",
+    "prune_inbox",
     "run_worker",
     "service_cli",
     "service_worker",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-import msgspec
+import aio_pika
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
 
@@ -27,13 +27,12 @@ from codex_bus.publishing import Publishing
 from codex_bus.settings import ConsumerSettings
 from codex_bus.settlement import Settlement
 from codex_bus.subscriptions import Subscription, subscription_table
-from codex_contracts import UnknownContractType, decode_envelope
+from codex_bus.topology import DELIVERY_LIMIT, Topology
+from codex_contracts import decode_envelope
 
 __all__ = ["Consumer"]
 
 log = structlog.stdlib.get_logger("codex_bus")
-
-_UNDECODABLE = (msgspec.DecodeError, msgspec.ValidationError, UnknownContractType)
 
 
 class Consumer:
@@ -73,9 +72,45 @@ class Consumer:
             dead_letter_queue=self.dead_letter_queue,
             event_types=tuple(self._table) if self._bind else (),
             names=self._publishing.declared,
+            delivery_limit=await self._delivery_limit(),
         )
         self._batcher = asyncio.create_task(self._fill_batches(), name=f"codex-bus-batcher:{self.queue}")
         self._consumer_tag = await self._amqp_queue.consume(self._received)
+
+    async def _delivery_limit(self) -> int | None:
+        """`DELIVERY_LIMIT`, or None for a queue declared before the limit existed.
+
+        The broker refuses a declaration whose arguments differ from the queue's (and closes the
+        channel): probe on a plain channel of its own, and keep such a queue as it is, saying so.
+        """
+        channel = aio_pika.Channel(self._publishing.connection, publisher_confirms=False)
+        await channel.initialize()
+        try:
+            await channel.declare_queue(
+                self.queue, durable=True, arguments=Topology.queue_arguments(self.dead_letter_queue)
+            )
+        except aio_pika.exceptions.ChannelPreconditionFailed:
+            log.warning(
+                "bus.queue_without_delivery_limit",
+                queue=self.queue,
+                hint="set a policy with delivery-limit, or delete the queue when it is empty to redeclare it",
+            )
+            return None
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+        return DELIVERY_LIMIT
+
+    async def wait_ended(self) -> None:
+        """Raise when the consumer's batching loop ends (only a bug ends it)."""
+        if self._batcher is None:
+            raise RuntimeError("Consumer is not started")
+        batcher = self._batcher
+        await asyncio.wait([batcher])
+        error = None if batcher.cancelled() else batcher.exception()
+        if error is not None:
+            raise error
+        raise RuntimeError(f"the consumer of {self.queue} stopped")
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking messages, let running batches finish (up to `timeout`), hand back the rest."""
@@ -162,7 +197,10 @@ class Consumer:
             label = incoming.type or incoming.routing_key or "unknown"
             try:
                 envelope = decode_envelope(incoming.body)
-            except _UNDECODABLE as exc:
+            except Exception as exc:
+                # Whatever the decoder raises (msgspec errors, an unknown type, UnicodeDecodeError
+                # from invalid UTF-8 inside a string, a RecursionError) marks this message alone:
+                # it is dead-lettered now, never handed back with its batch-mates.
                 failure = Failure.from_exception(exc)
                 settlement.dead_letter(incoming, label, attempts, failure, reason="undecodable")
                 continue

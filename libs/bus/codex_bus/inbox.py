@@ -13,15 +13,31 @@ raises rolls back both its effects and the record, so the retry runs it again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
+import structlog
+
 from codex_bus._pg import PgConnection
 from codex_bus.message import Message
 
-__all__ = ["Inbox"]
+__all__ = ["INBOX_RETENTION", "Inbox", "prune_inbox", "prune_inbox_forever"]
+
+log = structlog.stdlib.get_logger("codex_bus")
+
+INBOX_RETENTION = timedelta(days=14)
+"""How long the worker keeps handled ids: longer than a dead letter may wait for its replay (a
+replay of a message whose id was forgotten takes effect twice)."""
+
+_PRUNE = """
+DELETE FROM inbox WHERE (consumer, message_id) IN (
+    SELECT consumer, message_id FROM inbox WHERE handled_at < now() - $1::interval
+    ORDER BY handled_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+"""
 
 
 class Inbox:
@@ -63,3 +79,29 @@ class Inbox:
             older_than,
         )
         return int(status.split()[-1])
+
+
+async def prune_inbox(pool: asyncpg.Pool, older_than: timedelta, *, chunk: int = 5000) -> int:
+    """Forget the ids of every consumer of the pool's schema handled longer ago than `older_than`,
+    `chunk` rows per statement (short locks); returns how many."""
+    deleted = 0
+    while True:
+        async with pool.acquire() as conn:
+            count = int((await conn.execute(_PRUNE, older_than, chunk)).split()[-1])
+        deleted += count
+        if count < chunk:
+            return deleted
+
+
+async def prune_inbox_forever(pool: asyncpg.Pool, retention: timedelta, interval: float) -> None:
+    """`prune_inbox` now and every `interval` seconds; a failed round is logged and tried again."""
+    while True:
+        try:
+            deleted = await prune_inbox(pool, retention)
+            if deleted:
+                log.info(
+                    "bus.inbox_pruned", deleted=deleted, retention_days=retention.total_seconds() / 86400
+                )
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            log.warning("bus.inbox_prune_failed", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(interval)

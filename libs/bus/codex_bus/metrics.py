@@ -13,8 +13,10 @@ __all__ = [
     "OUTBOX_PUBLISHED",
     "OUTBOX_PUBLISH_LATENCY",
     "PUBLISHED",
+    "RELAY_FAILURES",
     "REPLAYED",
     "RETRIED",
+    "WORKER_PARTS",
 ]
 
 PUBLISHED = Counter("codex_bus_published_total", "Messages published and confirmed by the broker.", ["type"])
@@ -44,4 +46,14 @@ OUTBOX_PUBLISH_LATENCY = Histogram(
     "From an outbox row's insert to its confirmed publish.",
     ["schema"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+RELAY_FAILURES = Counter(
+    "codex_bus_outbox_relay_failures_total",
+    "Relay passes that failed (logged, retried after a backoff).",
+    ["schema"],
+)
+WORKER_PARTS = Gauge(
+    "codex_bus_worker_part_up",
+    "1 while a part of a worker (relay, consumer, service task, inbox pruner) runs, 0 once it ended.",
+    ["part"],
 )

@@ -22,6 +22,9 @@ __all__ = ["Publisher"]
 
 _PERSISTENT = 2
 
+# The least time a publish waits for its channel (a channel being reopened after a closed one).
+_MIN_READY_WAIT_S = 1.0
+
 # What a lost connection or a closing channel raises on a publish in flight.
 _TRANSIENT = (
     aiormq.exceptions.AMQPConnectionError,
@@ -70,7 +73,10 @@ class Publisher:
         deadline = loop.time() + reconnect_timeout
         while True:
             try:
-                channel = await self._channel.get_underlay_channel()
+                # The robust channel waits for a lost connection to come back, for ever: bound
+                # that wait, so that a caller holding a transaction (the relay) is not held with it.
+                async with asyncio.timeout(max(deadline - loop.time(), _MIN_READY_WAIT_S)):
+                    channel = await self._channel.get_underlay_channel()
                 confirm = await channel.basic_publish(
                     body,
                     exchange=exchange,

@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from codex_bus.errors import UnroutableMessage
 from codex_bus.metrics import PUBLISHED
 from codex_bus.publisher import Publisher
-from codex_bus.topology import DELAY_HEADER, DeclaredNames, Topology
+from codex_bus.topology import DELAY_HEADER, DELAYED_HEADER, DeclaredNames, Topology
 
 __all__ = ["Publishing", "PublishingSource"]
 
@@ -118,7 +118,9 @@ class Publishing:
         elif delay_ms:
             await self._ensure_event_delay(delay_ms)
             exchange, routing_key = self.topology.delay_exchange, event_type
-            headers = {DELAY_HEADER: str(delay_ms)}
+            # DELAYED_HEADER lets the alternate exchange of the due exchange park it if no queue
+            # takes its type when it falls due (see topology.py).
+            headers = {DELAY_HEADER: str(delay_ms), DELAYED_HEADER: "1"}
         else:
             exchange, routing_key = self.topology.events_exchange, event_type
         await self.publisher.publish(

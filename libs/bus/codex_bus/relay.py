@@ -19,7 +19,13 @@ import structlog
 
 from codex_bus._pg import PgConnection
 from codex_bus.errors import BusError, PublishFailed
-from codex_bus.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISH_LATENCY, OUTBOX_PUBLISHED
+from codex_bus.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISH_LATENCY,
+    OUTBOX_PUBLISHED,
+    RELAY_FAILURES,
+)
 from codex_bus.publishing import PublishingSource
 
 __all__ = ["OutboxRelay", "OutboxStats"]
@@ -27,6 +33,9 @@ __all__ = ["OutboxRelay", "OutboxStats"]
 log = structlog.stdlib.get_logger("codex_bus")
 
 CHANNEL = "codex_outbox"
+
+# Failures of a pass that say nothing is wrong with the relay itself (logged without a traceback).
+_EXPECTED = (BusError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError)
 
 _CLAIM = """
 SELECT seq, message_id, event_type, body, work_queue, delay_seconds, created_at FROM outbox
@@ -37,9 +46,12 @@ _MARK_SENT = """
 UPDATE outbox SET sent_at = clock_timestamp() WHERE seq = ANY($1::bigint[])
 RETURNING extract(epoch FROM sent_at - created_at)::float8
 """
+# The exponent is capped: 2^attempts overflows a float8 at about 1,024 attempts (3.5 days of a
+# type that no queue takes), and the error would abort the claim.
 _MARK_FAILED = """
-UPDATE outbox SET attempts = attempts + 1, last_error = $2,
-    available_at = clock_timestamp() + least($3 * power(2, attempts), $4) * interval '1 second'
+UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 2000),
+    available_at = clock_timestamp()
+        + least($3::float8 * power(2::float8, least(attempts, 30)), $4::float8) * interval '1 second'
 WHERE seq = $1
 """
 _STATS = """
@@ -75,6 +87,7 @@ class OutboxRelay:
         maintenance_interval: float = 15.0,
         failure_backoff: float = 2.0,
         max_failure_backoff: float = 300.0,
+        publish_timeout: float = 30.0,
     ) -> None:
         self._pool = pool
         self._publishing = bus.publishing
@@ -83,10 +96,16 @@ class OutboxRelay:
         self.retention = retention
         self.maintenance_interval = maintenance_interval
         self._backoff = (failure_backoff, max_failure_backoff)
+        self.publish_timeout = publish_timeout
         self._wake = asyncio.Event()
         self._schema: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: PgConnection | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The pool whose schema's outbox this relay publishes."""
+        return self._pool
 
     @property
     def schema(self) -> str:
@@ -103,6 +122,18 @@ class OutboxRelay:
             asyncio.create_task(self._maintain_forever(), name=f"codex-outbox-maintain:{self._schema}"),
         ]
 
+    async def wait_ended(self) -> None:
+        """Return (or raise what ended it) when one of the relay's loops ends, which only a bug
+        does: they log and retry whatever fails."""
+        if not self._tasks:
+            raise RuntimeError("OutboxRelay is not started")
+        done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+        raise RuntimeError(f"the outbox relay of {self._schema} ended")
+
     async def stop(self) -> None:
         """Stop; rows being published are either marked sent or left for the next relay."""
         for task in self._tasks:
@@ -112,47 +143,67 @@ class OutboxRelay:
         await self._unlisten()
 
     async def relay_once(self) -> int:
-        """Claim, publish and mark one batch of rows; returns how many were published."""
+        """Claim, publish and mark one batch of rows; returns how many were published.
+
+        Claims nothing while the broker connection is down (raises `PublishFailed`): a claim holds
+        row locks, a pool connection and Postgres's vacuum horizon until it ends, so it must not
+        wait for an outage. Each publish is bounded by `publish_timeout`. The rows that went out
+        are marked sent first; a row that failed is marked on a savepoint of its own, so that
+        nothing about one row can undo the sent marks of the others.
+        """
+        if not self._publishing.is_connected:
+            raise PublishFailed("the broker connection is down: no outbox rows claimed")
         async with self._pool.acquire() as conn, conn.transaction():
+            if self._schema is None:  # called without start(), as tests and tools do
+                self._schema = await conn.fetchval("SELECT current_schema()")
             rows = await conn.fetch(_CLAIM, self.batch_size)
             if not rows:
                 return 0
-            results = await asyncio.gather(
-                *(
-                    self._publishing.publish_event(
-                        row["body"],
-                        message_id=row["message_id"],
-                        event_type=row["event_type"],
-                        timestamp=row["created_at"],
-                        queue=row["work_queue"],
-                        delay_seconds=row["delay_seconds"],
-                    )
-                    for row in rows
-                ),
-                return_exceptions=True,
-            )
+            results = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
             sent = [row["seq"] for row, result in zip(rows, results, strict=True) if result is None]
+            if sent:
+                await self._mark_sent(conn, sent)
             lost = 0
             for row, result in zip(rows, results, strict=True):
                 if result is None:
                     continue
                 if type(result) is PublishFailed:
                     lost += 1  # the connection, not the row: it goes out on a later pass
-                elif isinstance(result, BusError):
-                    log.warning(
-                        "bus.outbox_publish_failed",
-                        message_id=row["message_id"],
-                        type=row["event_type"],
-                        error=str(result),
-                    )
-                    await conn.execute(_MARK_FAILED, row["seq"], str(result), *self._backoff)
+                elif isinstance(result, Exception):
+                    await self._mark_failed(conn, row, result)
                 else:
-                    raise result
-            if sent:
-                await self._mark_sent(conn, sent)
+                    raise result  # CancelledError and the like: the claim rolls back
         if lost:
             raise PublishFailed(f"{lost} outbox rows were not confirmed; they stay pending")
         return len(sent)
+
+    async def _publish(self, row: asyncpg.Record) -> None:
+        try:
+            async with asyncio.timeout(self.publish_timeout):
+                await self._publishing.publish_event(
+                    row["body"],
+                    message_id=row["message_id"],
+                    event_type=row["event_type"],
+                    timestamp=row["created_at"],
+                    queue=row["work_queue"],
+                    delay_seconds=row["delay_seconds"],
+                )
+        except TimeoutError:
+            raise PublishFailed(f"message {row['message_id']} was not confirmed in time") from None
+
+    async def _mark_failed(self, conn: PgConnection, row: asyncpg.Record, error: Exception) -> None:
+        fields = {"message_id": row["message_id"], "type": row["event_type"], "schema": self._schema}
+        if isinstance(error, BusError):
+            log.warning("bus.outbox_publish_failed", error=str(error), **fields)
+        else:  # not a failure the bus knows: a bug, or a broker error on a declaration
+            log.error("bus.outbox_publish_crashed", error=f"{type(error).__name__}: {error}", **fields)
+        try:
+            async with conn.transaction():  # a savepoint: its failure leaves the sent marks alone
+                await conn.execute(
+                    _MARK_FAILED, row["seq"], f"{type(error).__name__}: {error}", *self._backoff
+                )
+        except asyncpg.PostgresError as exc:
+            log.error("bus.outbox_mark_failed_failed", error=f"{type(exc).__name__}: {exc}", **fields)
 
     async def _mark_sent(self, conn: PgConnection, seqs: list[int]) -> None:
         latencies = await conn.fetch(_MARK_SENT, seqs)
@@ -189,14 +240,19 @@ class OutboxRelay:
             try:
                 sent = await self.relay_once()
                 failures = 0
-            except (BusError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:
+                # Whatever fails, the loop lives on: it logs, backs off and tries again; a relay
+                # that died here would leave the worker looking healthy while publishing nothing.
                 failures += 1
-                log.warning(
-                    "bus.outbox_relay_failed", schema=self._schema, error=f"{type(exc).__name__}: {exc}"
-                )
-                await asyncio.sleep(min(0.05 * 2**failures, 5.0))
+                RELAY_FAILURES.labels(self.schema).inc()
+                error = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, _EXPECTED):
+                    log.warning("bus.outbox_relay_failed", schema=self._schema, error=error)
+                else:
+                    log.exception("bus.outbox_relay_crashed", schema=self._schema, error=error)
+                await asyncio.sleep(min(0.05 * 2 ** min(failures, 10), 5.0))
                 # A lost broker connection comes back by itself: wait for it rather than spin.
-                with contextlib.suppress(TimeoutError):
+                with contextlib.suppress(Exception):
                     async with asyncio.timeout(30):
                         await self._publishing.ready()
                 continue
@@ -210,8 +266,10 @@ class OutboxRelay:
             try:
                 await self.stats()
                 await self.cleanup()
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
-                log.warning("bus.outbox_maintenance_failed", schema=self._schema, error=str(exc))
+            except Exception as exc:
+                log.warning(
+                    "bus.outbox_maintenance_failed", schema=self._schema, error=f"{type(exc).__name__}: {exc}"
+                )
             await asyncio.sleep(self.maintenance_interval)
 
     def _notified(self, _conn: PgConnection, _pid: int, _channel: str, payload: object) -> None:

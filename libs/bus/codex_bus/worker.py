@@ -1,4 +1,5 @@
-"""`run_worker`: a service's background process (its outbox relays and its consumers) in one call.
+"""`run_worker`: a service's background process (its outbox relays, its consumers, its own loops and
+the inbox pruning) in one call, supervised: when any part ends, the worker ends with an error.
 
 ```python
 async def run_worker(settings: CatalogSettings) -> None:   # the service's bootstrap.py
@@ -10,24 +11,34 @@ async def run_worker(settings: CatalogSettings) -> None:   # the service's boots
     finally:
         await pool.close()
 ```
+Each part's state is the gauge `codex_bus_worker_part_up{part=...}` (1 running, 0 ended), e.g.
+`relay:catalog`, `consumer:catalog`, `task:reconciler`, `inbox-pruner:catalog`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import aio_pika
+import asyncpg
 import structlog
 
 from codex_bus.bus import Bus
 from codex_bus.consumer import Consumer
+from codex_bus.inbox import INBOX_RETENTION, prune_inbox_forever
+from codex_bus.metrics import WORKER_PARTS
 from codex_bus.relay import OutboxRelay
 
-__all__ = ["connect_patiently", "run_worker"]
+__all__ = ["WorkerPartEnded", "connect_patiently", "run_worker"]
 
 _log = structlog.stdlib.get_logger("codex_bus")
+
+
+class WorkerPartEnded(RuntimeError):
+    """A part of the worker (relay, consumer, task, pruner) ended: the process must exit and be restarted."""
 
 
 async def run_worker(
@@ -36,6 +47,9 @@ async def run_worker(
     relays: Sequence[OutboxRelay] = (),
     consumers: Sequence[Consumer] = (),
     tasks: Mapping[str, Callable[[], Coroutine[Any, Any, None]]] | None = None,
+    inbox_pools: Sequence[asyncpg.Pool] = (),
+    inbox_retention: timedelta = INBOX_RETENTION,
+    inbox_prune_interval: float = 3600.0,
     max_connect_delay_s: float = 30.0,
 ) -> None:
     """Connect `bus` (waiting for the broker as long as it takes), start `relays` and `consumers`,
@@ -45,13 +59,20 @@ async def run_worker(
     side keeps committing events to its outbox, and they are published once the broker answers.
     Make `relays` and `consumers` on `bus` before calling (neither touches the connection until
     started). The pools behind the relays stay the caller's to close. `tasks` are the service's own
-    background loops by name (a sweeper, a reconciler), started once the bus is connected; one that
-    ends or raises ends the worker with it (raising), so that a supervisor restarts it.
+    background loops by name (a sweeper, a reconciler), started once the bus is connected.
+
+    The inbox of every relay's pool, and of each of `inbox_pools` (a service that consumes without
+    an outbox), forgets ids handled more than `inbox_retention` ago, every `inbox_prune_interval`
+    seconds; keep the retention longer than a dead letter may wait for replay.
+
+    When any part ends (a relay's or consumer's loop, a task, the pruner), raises `WorkerPartEnded`
+    after stopping the rest, so that the process exits non-zero and its supervisor restarts it.
     """
     await connect_patiently(bus, max_delay_s=max_connect_delay_s)
-    parts: list[OutboxRelay | Consumer] = [*relays, *consumers]
     started: list[OutboxRelay | Consumer] = []
+    watched: list[asyncio.Task[None]] = []
     try:
+        parts: list[OutboxRelay | Consumer] = [*relays, *consumers]
         for part in parts:
             await part.start()
             started.append(part)
@@ -60,20 +81,37 @@ async def run_worker(
             schemas=[relay.schema for relay in relays],
             queues=[consumer.queue for consumer in consumers],
         )
-        running = [asyncio.create_task(make(), name=name) for name, make in (tasks or {}).items()]
-        try:
-            if not running:
-                await asyncio.Event().wait()
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                error = task.exception()
-                _log.error("worker_task_ended", task=task.get_name(), error_type=type(error).__name__)
-                raise RuntimeError(f"worker task {task.get_name()!r} ended") from error
-        finally:
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+        loops: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
+        for relay in relays:
+            loops[f"relay:{relay.schema}"] = relay.wait_ended
+        for consumer in consumers:
+            loops[f"consumer:{consumer.queue}"] = consumer.wait_ended
+        for name, make in (tasks or {}).items():
+            loops[f"task:{name}"] = make
+        for pool in _distinct([relay.pool for relay in relays] + list(inbox_pools)):
+            schema = await _schema_of(pool)
+            loops[f"inbox-pruner:{schema}"] = _pruner(pool, inbox_retention, inbox_prune_interval)
+        watched = [asyncio.create_task(make(), name=name) for name, make in loops.items()]
+        for name in loops:
+            WORKER_PARTS.labels(name).set(1)
+        if not watched:
+            await asyncio.Event().wait()
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        ended = done.pop()
+        error = None if ended.cancelled() else ended.exception()
+        _log.error(
+            "worker_part_ended",
+            part=ended.get_name(),
+            error_type=type(error).__name__ if error else None,
+            error=str(error) if error else None,
+        )
+        raise WorkerPartEnded(f"worker part {ended.get_name()!r} ended") from error
     finally:
+        for task in watched:
+            task.cancel()
+        await asyncio.gather(*watched, return_exceptions=True)
+        for task in watched:
+            WORKER_PARTS.labels(task.get_name()).set(0)
         # Consumers first (their handlers may still write to an outbox), then the relays.
         for part in reversed(started):
             await part.stop()
@@ -91,3 +129,18 @@ async def connect_patiently(bus: Bus, *, max_delay_s: float = 30.0) -> None:
             _log.warning("broker_unreachable", retry_in_s=delay, error_type=type(exc).__name__)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay_s)
+
+
+def _pruner(
+    pool: asyncpg.Pool, retention: timedelta, interval: float
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    return lambda: prune_inbox_forever(pool, retention, interval)
+
+
+def _distinct(pools: Sequence[asyncpg.Pool]) -> list[asyncpg.Pool]:
+    return list({id(pool): pool for pool in pools}.values())
+
+
+async def _schema_of(pool: asyncpg.Pool) -> str:
+    async with pool.acquire() as conn:
+        return str(await conn.fetchval("SELECT current_schema()"))

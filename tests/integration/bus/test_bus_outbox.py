@@ -224,4 +224,4 @@ async def test_concurrent_deliveries_of_one_message_get_one_fresh(bus_pool: asyn
 
 
 async def _unsent(conn: asyncpg.pool.PoolConnectionProxy, count: int) -> bool:
-    return await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == count
+    return bool(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == count)

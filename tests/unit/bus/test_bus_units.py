@@ -121,7 +121,9 @@ def test_topology_names_carry_the_prefix() -> None:
     assert t.dead_letter_queue("test-1.catalog") == "test-1.catalog.dlq"
     assert t.dead_letter_queue("test-1.catalog", "failures") == "test-1.failures"
     assert t.queue_delay_queue("test-1.catalog", 5000) == "test-1.catalog.delay.5000"
-    assert t.event_delay_queue(5000) == "test-1.codex.events.delay.5000"
+    assert t.event_delay_queue(5000) == "test-1.codex.events.delayed.5000"
+    assert t.due_exchange == "test-1.codex.events.due"
+    assert t.unrouted == "test-1.codex.events.unrouted"
 
 
 def test_cli_times_are_relative_or_iso() -> None:
