@@ -245,7 +245,7 @@ class UploadController(Controller):
         upload_id: UploadId,
         principal: CurrentPrincipal,
         deps: DepsParam,
-        data: CompleteRequest | None = None,
+        data: JSONBody[CompleteRequest | None] = None,
     ) -> UploadView:
         """Verify that the object is in the store as declared and complete the upload (then
         `upload.completed.v1` is published). Completing again answers the same upload."""
