@@ -52,7 +52,8 @@ async def test_publish_before_ready_publishes_when_the_asset_is_ready(catalog: C
     assert early.json()["publish_requested"] is True
     assert (await catalog.get(content["id"])).status_code == 404  # not public yet
 
-    await catalog.deliver(asset_ready("up-early", creator.id))
+    ready = asset_ready("up-early", creator.id)
+    await catalog.deliver(ready, ready)  # sent twice (two messages): published once
     assert (await catalog.get(content["id"])).json()["status"] == "published"
     assert await catalog.announced(content["id"]) == ["catalog.content.published.v1"]
     published = [e for e in await catalog.outbox() if e.type == "catalog.content.published.v1"]
