@@ -31,6 +31,10 @@ class Service:
     worker: bool = True
     extra: dict[str, str] = field(default_factory=dict)
     home: str = "services"
+    after_migrate: tuple[str, ...] = ()
+    """Commands of the service's CLI run once after `migrate` (e.g. upload's bucket CORS)."""
+    stand_in_for: str | None = None
+    """A stand-in runs only where this variable is unset (then it is set to the stand-in's URL)."""
 
     @property
     def folder(self) -> Path:
@@ -42,15 +46,58 @@ class Service:
         return (self.folder / self.module / "cli.py").is_file()
 
 
+RUNPOD_KEY = "local-dev-key"
 # The suite's processes, in start order. Ports are ARCHITECTURE.md's defaults.
 SERVICES = [
-    Service("runpod-local", "codex_runpod_local", 8010, migrate=False, worker=False, home="deploy/stand-ins"),
-    Service("auth", "codex_auth", 8001),
+    Service(
+        "runpod-local",
+        "codex_runpod_local",
+        8010,
+        migrate=False,
+        worker=False,
+        home="deploy/stand-ins",
+        stand_in_for="RUNPOD_API_BASE",
+        # The worker's URL guard refuses loopback unless allowed: the local S3 server is on 127.0.0.1.
+        extra={
+            "CODEX_RUNPOD_LOCAL_API_KEY": RUNPOD_KEY,
+            "CODEX_RUNPOD_LOCAL_WORKER_ENV_JSON": '{"CODEX_GPU_URL_ALLOW": "127.0.0.1,localhost"}',
+        },
+    ),
+    Service(
+        "stripe-local",
+        "codex_stripe_local",
+        8011,
+        migrate=False,
+        worker=False,
+        home="deploy/stand-ins",
+        stand_in_for="STRIPE_API_BASE",
+        extra={"CODEX_STRIPE_LOCAL_WEBHOOK_URL": "http://127.0.0.1:8005/webhooks/stripe"},
+    ),
+    Service("auth", "codex_auth", 8001, extra={"CODEX_AUTH_REQUIRE_EMAIL_VERIFICATION": "false"}),
     Service("catalog", "codex_catalog", 8002),
-    Service("upload", "codex_upload", 8003),
-    Service("media-dispatch", "codex_media_dispatch", 8004),
+    Service("upload", "codex_upload", 8003, after_migrate=("configure-bucket",)),
+    Service(
+        "media-dispatch",
+        "codex_media_dispatch",
+        8004,
+        extra={"CODEX_MEDIA_DISPATCH_PUBLIC_URL": "http://127.0.0.1:8004"},
+    ),
     Service("purchase", "codex_purchase", 8005),
 ]
+STAND_IN_ENV = {
+    "RUNPOD_API_BASE": {
+        "RUNPOD_API_BASE": "http://127.0.0.1:8010/v2",
+        "RUNPOD_API_KEY": RUNPOD_KEY,
+        "RUNPOD_ENDPOINT_ID": "codex-transcode",
+    },
+    "STRIPE_API_BASE": {
+        "STRIPE_API_BASE": "http://127.0.0.1:8011",
+        "STRIPE_SECRET_KEY": "sk_test_codex_local",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_codex_local",
+        "STRIPE_WEBHOOK_SECRET": "whsec_codex_local_development_secret",
+    },
+}
+GATEWAY_PORT = 8080
 
 
 def reachable(url: str, default_port: int) -> bool:
@@ -202,15 +249,26 @@ async def main() -> int:
         )
         present = [s for s in SERVICES if s.present]
         for svc in present:
+            if svc.stand_in_for is not None:
+                if env.get(svc.stand_in_for):
+                    table.append((svc.name, f"not started: {svc.stand_in_for} is set"))
+                    continue
+                env.update(STAND_IN_ENV[svc.stand_in_for])
             svc_env = {**env, **svc.extra, "PORT": str(svc.port)}
             cli = [PYTHON, "-m", f"{svc.module}.cli"]
             if svc.migrate and await sup.run_once(f"{svc.name} migrate", [*cli, "migrate"], svc_env) != 0:
                 print(f"make dev: migrating {svc.name} failed; see its lines above", file=sys.stderr)
                 return 1
+            for command in svc.after_migrate:
+                if await sup.run_once(f"{svc.name} {command}", [*cli, command], svc_env) != 0:
+                    print(f"make dev: {svc.name} {command} failed; see its lines above", file=sys.stderr)
+                    return 1
             await sup.start(svc.name, [*cli, "serve", "--port", str(svc.port)], svc_env)
             if svc.worker:
                 await sup.start(f"{svc.name} worker", [*cli, "worker"], svc_env)
             table.append((svc.name, f"http://127.0.0.1:{svc.port}  (docs: /docs)"))
+        await sup.start("gateway", [PYTHON, "deploy/gateway/local.py", "--port", str(GATEWAY_PORT)], env)
+        table.insert(0, ("gateway", f"http://localhost:{GATEWAY_PORT}  (the console and every API)"))
         absent = [s.name for s in SERVICES if not s.present]
         print("\nCodex is running. Ctrl-C stops everything.")
         for name, where in table:
