@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.params import FromPath, Parameter, SkipValidation
+from litestar.params import FromPath, QueryParameter, SkipValidation
 
 from codex_media_dispatch import handlers, repository
 from codex_media_dispatch.bootstrap import Deps
@@ -169,13 +169,13 @@ async def get_asset(asset_id: FromPath[str], principal: CurrentPrincipal, deps: 
 async def list_assets(
     principal: CurrentPrincipal,
     deps: DepsParam,
-    upload_id: Annotated[str | None, Parameter(query="upload_id", max_length=200)] = None,
+    upload_id: Annotated[str | None, QueryParameter(name="upload_id", max_length=200)] = None,
     asset_state: Annotated[
         Literal["queued", "submitted", "running", "ready", "failed", "canceled"] | None,
-        Parameter(query="state"),
+        QueryParameter(name="state"),
     ] = None,
-    limit: Annotated[int, Parameter(query="limit", ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Parameter(query="cursor", max_length=200)] = None,
+    limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
 ) -> AssetPage:
     """The caller's assets, newest first (an admin sees everyone's). `upload_id=` finds an upload's asset."""
     rows = await repository.list_assets(
@@ -234,7 +234,7 @@ async def receive_runpod_webhook(
     request: Request[Any, Any, Any],
     job_id: FromPath[str],
     deps: DepsParam,
-    token: Annotated[str, Parameter(query="token", max_length=200)],
+    token: Annotated[str, QueryParameter(name="token", max_length=200)],
 ) -> Response[WebhookReceived]:
     """RunPod's notice that a job ended (the `/status` body). Authenticated by the job's secret in the
     URL; answered at once (RunPod gives up quickly), applied just after."""

@@ -109,6 +109,8 @@ async def _write(
     now = datetime.now(UTC)
     if transition.to == "running":
         changes.update(state="running", started_at=row["started_at"] or now)
+        if seen.progress:
+            changes.update(_progress(seen.progress))
         return changes
     await repository.set_job_outcome(conn, row["job_id"], transition.reason)
     await repository.wake_dispatchers(conn)  # a slot is free (or the asset is queued again)
