@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from codex_bus.consumer import Consumer
+from codex_bus.nodes import connect_failover
 from codex_bus.producer import Producer
 from codex_bus.publisher import Publisher
 from codex_bus.publishing import Publishing
@@ -25,6 +25,8 @@ class Bus:
 
     `async with Bus(amqp_url, topology=Topology(prefix="test_")) as bus: ...`; the events
     exchanges are declared on entry, each consumer declares its own queues when it starts.
+    `url` may name several nodes of a cluster (`amqp://u:p@rabbit-1:5672,rabbit-2:5672/`): the
+    bus connects to the first that answers and fails over to the next after a loss (nodes.py).
     """
 
     def __init__(
@@ -47,7 +49,7 @@ class Bus:
     async def connect(self) -> None:
         """Connect (retrying in the background after any later loss) and declare the exchanges
         (unless made with `declare_exchanges=False`, as operator tools are)."""
-        self._connection = await aio_pika.connect_robust(
+        self._connection = await connect_failover(
             self.url,
             reconnect_interval=self._reconnect_interval,
             client_properties={"connection_name": self._name},
