@@ -13,7 +13,11 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from codex_bus import headers as h
 
-__all__ = ["DeadLetter"]
+__all__ = ["PASS_MARK", "DeadLetter"]
+
+PASS_MARK = "codex-dlq-pass"  # noqa: S105 - a header name
+"""Header on the copies a `codex-dlq` pass puts back at the tail (see dlq_scan): ours, not the
+message's, so a dead letter read back never shows it and a replayed copy never carries it."""
 
 
 def _time(value: Any) -> datetime | None:
@@ -67,7 +71,7 @@ class DeadLetter:
         A message the broker dead-lettered by itself (RabbitMQ 4's delivery limit) has no failure
         headers of ours; its source queue, routing key and reason then come from `x-death`.
         """
-        headers = {str(k): _plain(v) for k, v in (message.headers or {}).items()}
+        headers = {str(k): _plain(v) for k, v in (message.headers or {}).items() if k != PASS_MARK}
         death = _first_death(headers)
         source = h.as_str(headers.get(h.SOURCE_QUEUE)) or h.as_str(death.get("queue")) or ""
         keys = death.get("routing-keys") or [message.routing_key or ""]

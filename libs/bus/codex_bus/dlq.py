@@ -24,10 +24,10 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from codex_bus import headers as h
 from codex_bus.bus import Bus
-from codex_bus.dead_letter import DeadLetter
+from codex_bus.dead_letter import PASS_MARK, DeadLetter
 from codex_bus.dlq_audit import AuditTrail
 from codex_bus.dlq_prefix import PrefixMatch
-from codex_bus.dlq_scan import PASS_MARK, DeadLetterQueueBusy, Progress, ScanPass
+from codex_bus.dlq_scan import DeadLetterQueueBusy, Progress, ScanPass
 from codex_bus.metrics import REPLAYED
 
 __all__ = [

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 
 import aio_pika
 from rich.console import Console
@@ -58,8 +59,6 @@ _WHOLE = {
     "id": re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
     "fingerprint": re.compile(r"^[0-9a-f]{16}$"),
 }
-
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 def parse_when(text: str) -> datetime:
@@ -125,9 +124,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 @contextmanager
-def _progress() -> Iterator[ProgressCallback]:
+def _progress(console: Console) -> Iterator[ProgressCallback]:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    bar = Progress(*columns, console=err, transient=True)
+    bar = Progress(*columns, console=console, transient=True)
     tasks: dict[str, object] = {}
 
     def update(phase: str, done: int, total: int) -> None:
@@ -146,9 +145,13 @@ async def _whole(dlq: DeadLetterQueue, kind: str, values: list[str], progress: P
     return await dlq.resolve(kind, values, progress=progress)
 
 
+async def _one(dlq: DeadLetterQueue, kind: str, value: str | None, progress: ProgressCallback) -> str | None:
+    return None if value is None else (await _whole(dlq, kind, [value], progress))[0]
+
+
 async def _queues(bus: Bus, args: argparse.Namespace, out: Output) -> int:
     names = args.queues or [q for q in os.environ.get("CODEX_DLQ_QUEUES", "").split(",") if q.strip()]
-    with _progress() as progress:
+    with _progress(out.errors) as progress:
         found, absent = await survey(
             bus,
             dead_letter_queues(args.prefix, names or SUITE_QUEUES),
@@ -159,15 +162,15 @@ async def _queues(bus: Bus, args: argparse.Namespace, out: Output) -> int:
         out.records({"absent": absent}, [queue_record(f) for f in found])
         return 0
     out.table(QUEUE_COLUMNS, [queue_row(f) for f in found])
-    out.note(f"{sum(f.depth for f in found)} dead letters in {len(found)} dead-letter queues")
+    out.note(f"{sum(f.depth for f in found)} dead letters in {len(found)} dead-letter queue(s)")
     if absent:
         out.note(f"not on the broker: {', '.join(absent)}")
     return 0
 
 
 async def _list(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
-    with _progress() as progress:
-        fingerprint = args.fingerprint and (await _whole(dlq, "fingerprint", [args.fingerprint], progress))[0]
+    with _progress(out.errors) as progress:
+        fingerprint = await _one(dlq, "fingerprint", args.fingerprint, progress)
         keep = LetterFilter(args.event_type, fingerprint, args.since, args.until)
         listing = await dlq.listing(keep, args.limit or None, progress)
     if out.machine:
@@ -182,10 +185,10 @@ async def _list(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> 
 
 
 async def _show(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
-    with _progress() as progress:
+    with _progress(out.errors) as progress:
         letter = await dlq.show(args.message_id, progress=progress)
     if letter is None:
-        err.print(f"no dead letter {args.message_id} in {dlq.name}")
+        out.error(f"no dead letter {args.message_id} in {dlq.name}")
         return 1
     if out.fmt == "jsonl":
         out.lines([letter.to_json()])
@@ -195,7 +198,7 @@ async def _show(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> 
 
 
 async def _stats(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
-    with _progress() as progress:
+    with _progress(out.errors) as progress:
         groups = await dlq.stats(progress=progress)
     total = sum(g.count for g in groups)
     if out.machine:
@@ -207,9 +210,9 @@ async def _stats(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) ->
 
 
 async def _replay(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
-    with _progress() as progress:
+    with _progress(out.errors) as progress:
         ids = await _whole(dlq, "id", args.ids, progress) if args.ids else []
-        fingerprint = args.fingerprint and (await _whole(dlq, "fingerprint", [args.fingerprint], progress))[0]
+        fingerprint = await _one(dlq, "fingerprint", args.fingerprint, progress)
         report = await dlq.replay(
             ids=ids,
             fingerprint=fingerprint,
@@ -235,7 +238,7 @@ async def _replay(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -
 
 
 async def _export(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:
-    with _progress() as progress:
+    with _progress(out.errors) as progress:
         count = await dlq.export(args.out, progress=progress)
     out.note(f"exported {count} dead letters to {args.out}")
     return 0
@@ -245,14 +248,14 @@ async def _purge(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) ->
     count = await dlq.count()
     if not args.yes:
         if not sys.stdin.isatty():
-            err.print("refusing to purge without --yes when not asked on a terminal")
+            out.error("refusing to purge without --yes when not asked on a terminal")
             return 1
         question = f"Delete {count} dead letters from {dlq.name} for good? [y/N] "
         answer = await asyncio.to_thread(input, question)
         if answer.strip().lower() not in ("y", "yes"):
             out.note("nothing purged")
             return 1
-    with _progress() as progress:
+    with _progress(out.errors) as progress:
         purged = await dlq.purge(progress=progress)
     out.note(f"purged {purged} dead letters from {dlq.name}")
     return 0
@@ -268,21 +271,31 @@ _COMMANDS: dict[str, Callable[[DeadLetterQueue, argparse.Namespace, Output], Awa
 }
 
 
-async def _run(args: argparse.Namespace) -> int:
-    out = Output(getattr(args, "output", "table"))
-    bus = Bus(args.amqp_url, name="codex-dlq", declare_exchanges=False)
-    await bus.connect()
+async def run(argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """`codex-dlq` inside a running event loop (tests, other tools); returns the exit status."""
+    args = _parser().parse_args(argv)
+    out = Output(getattr(args, "output", "table"), stdout, errors=stderr)
     try:
-        if args.command == "queues":
-            return await _queues(bus, args, out)
-        return await _COMMANDS[args.command](DeadLetterQueue(bus, args.queue), args, out)
-    finally:
-        await bus.close()
+        bus = Bus(args.amqp_url, name="codex-dlq", declare_exchanges=False)
+        await bus.connect()
+        try:
+            if args.command == "queues":
+                return await _queues(bus, args, out)
+            return await _COMMANDS[args.command](DeadLetterQueue(bus, args.queue), args, out)
+        finally:
+            await bus.close()
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        out.error(f"no queue named {getattr(args, 'queue', '')!r}")
+    except (AmbiguousPrefix, UnknownPrefix) as exc:
+        out.error(f"codex-dlq {args.command}: {exc}")
+    except (BusError, ValueError, OSError, aio_pika.exceptions.AMQPError) as exc:
+        # redact_text: a connection error may quote the broker URL, password included.
+        out.error(f"codex-dlq {args.command}: {type(exc).__name__}: {redact_text(str(exc))}")
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `codex-dlq`; returns the exit status."""
-    args = _parser().parse_args(argv)
     # Audit lines (replay, purge) on stderr, so that stdout stays the command's output.
     configure_logging(
         os.environ.get("LOG_LEVEL", "INFO"),
@@ -290,18 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         service="codex-dlq",
         stream=sys.stderr,
     )
-    try:
-        return asyncio.run(_run(args))
-    except aio_pika.exceptions.ChannelNotFoundEntity:
-        err.print(f"no queue named {getattr(args, 'queue', '')!r}")
-        return 1
-    except (AmbiguousPrefix, UnknownPrefix) as exc:
-        err.print(f"codex-dlq {args.command}: {exc}")
-        return 1
-    except (BusError, ValueError, OSError, aio_pika.exceptions.AMQPError) as exc:
-        # redact_text: a connection error may quote the broker URL, password included.
-        err.print(f"codex-dlq {args.command}: {type(exc).__name__}: {redact_text(str(exc))}")
-        return 1
+    return asyncio.run(run(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

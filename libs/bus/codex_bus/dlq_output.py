@@ -10,10 +10,11 @@ any table shows (and more), so a script never parses a table.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import msgspec
 from rich.cells import cell_len
@@ -52,11 +53,15 @@ def age(seconds: float | None) -> str:
 class Output:
     """Where a command writes: `fmt` is table, wide, json or jsonl."""
 
-    def __init__(self, fmt: str = "table", stream: TextIO | None = None) -> None:
+    def __init__(
+        self, fmt: str = "table", stream: TextIO | None = None, *, errors: TextIO | None = None
+    ) -> None:
         self.fmt = fmt
         self.stream = stream or sys.stdout
         self.terminal = self.stream.isatty()
         self.console = Console(file=self.stream, highlight=False, soft_wrap=False)
+        # Errors and progress: never markup (a message may hold brackets), never a wrapped id.
+        self.errors = Console(file=errors or sys.stderr, highlight=False, markup=False, soft_wrap=True)
 
     @property
     def machine(self) -> bool:
@@ -78,6 +83,10 @@ class Output:
         else:
             self.document({**envelope, "items": list(items)})
 
+    def error(self, text: str) -> None:
+        """A line on standard error."""
+        self.errors.print(text)
+
     def note(self, text: str) -> None:
         """A human line under a table (never in JSON output, where the envelope says it)."""
         if not self.machine:
@@ -89,27 +98,46 @@ class Output:
         shown = [i for i, c in enumerate(columns) if wide or not c.wide_only]
         widths = {i: max([cell_len(columns[i].header), *(cell_len(r[i]) for r in rows)]) for i in shown}
         if not self.terminal:
-            self._plain(
-                [columns[i] for i in shown], [[r[i] for i in shown] for r in rows], [widths[i] for i in shown]
-            )
+            picked = [columns[i] for i in shown]
+            self._plain(picked, [[r[i] for i in shown] for r in rows], [widths[i] for i in shown])
             return
         limit = self.console.width
+        if wide and sum(widths.values()) + _GAP * (len(shown) - 1) > limit:
+            self._blocks([columns[i] for i in shown], [[r[i] for i in shown] for r in rows], limit)
+            return
         if not wide:
-            shown = _fit(columns, shown, widths, limit)
+            fitted = _fit(columns, shown, widths, limit)
+            hidden = [columns[i].header for i in shown if i not in fitted]
+            shown = fitted
+        sizes = _allocate(columns, shown, widths, limit)
         table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold", show_edge=False)
-        spare = limit - sum(widths[i] for i in shown if not columns[i].wrap) - _GAP * (len(shown) - 1)
-        wrapping = [i for i in shown if columns[i].wrap]
         for i in shown:
-            column = columns[i]
-            if column.wrap:
-                share = max(spare // max(len(wrapping), 1), column.wrap)
-                width = min(widths[i], share)
-                table.add_column(column.header, width=width, overflow="fold", justify=column.justify)  # type: ignore[arg-type]
-            else:
-                table.add_column(column.header, no_wrap=True, min_width=widths[i], justify=column.justify)  # type: ignore[arg-type]
+            justify: Literal["left", "right"] = "right" if columns[i].justify == "right" else "left"
+            table.add_column(
+                columns[i].header, width=sizes[i], no_wrap=True, overflow="fold", justify=justify
+            )
         for row in rows:
-            table.add_row(*(row[i] for i in shown))
-        self.console.print(table, width=max(limit, sum(widths[i] for i in shown)))
+            table.add_row(*(_wrap(row[i], sizes[i]) if columns[i].wrap else row[i] for i in shown))
+        # Never narrower than the columns: a terminal too narrow for the ids folds the line
+        # itself, rather than rich cutting an id.
+        self.console.print(table, width=max(limit, sum(sizes.values()) + _GAP * (len(shown) - 1)))
+        if not wide and hidden:
+            self.note(f"({', '.join(hidden)} hidden at {limit} columns: -o wide shows every column)")
+
+    def _blocks(self, columns: Sequence[Column], rows: Sequence[Sequence[str]], limit: int) -> None:
+        """Every column of each row as `FIELD  value` lines (psql's expanded display), for `-o wide`
+        when the table would not fit."""
+        label = max(cell_len(c.header) for c in columns)
+        room = max(limit - label - _GAP, 20)
+        for n, row in enumerate(rows):
+            if n:
+                self.stream.write("\n")
+            for column, cell in zip(columns, row, strict=True):
+                value = _wrap(cell, room) if column.wrap else cell  # ids and fingerprints stay whole
+                lines = value.split("\n") or [""]
+                self.stream.write(f"{column.header.ljust(label)}{' ' * _GAP}{lines[0]}\n")
+                for more in lines[1:]:
+                    self.stream.write(f"{' ' * (label + _GAP)}{more}\n")
 
     def _plain(self, columns: Sequence[Column], rows: Sequence[Sequence[str]], widths: Sequence[int]) -> None:
         for cells in ([c.header for c in columns], *rows):
@@ -118,6 +146,45 @@ class Output:
                 for cell, width, column in zip(cells, widths, columns, strict=True)
             ]
             self.stream.write((" " * _GAP).join(padded).rstrip() + "\n")
+
+
+def _wrap(text: str, width: int) -> str:
+    """`text` in lines of at most `width`, broken after dots, slashes, colons and at spaces (so that
+    `catalog.content.archived.v1` breaks as `catalog.content.` + `archived.v1`), a word longer
+    than a line folded."""
+    lines: list[str] = []
+    line = ""
+    for token in _BREAKS.findall(text):
+        if cell_len(line) + cell_len(token.rstrip()) <= width:
+            line += token
+            continue
+        if line.strip():
+            lines.append(line.rstrip())
+        line = token.lstrip()
+        while cell_len(line.rstrip()) > width:
+            lines.append(line[:width])
+            line = line[width:]
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+_BREAKS = re.compile(r"[^\s./:,]+[./:,]?\s*|[./:,]\s*|\s+")
+
+
+def _allocate(
+    columns: Sequence[Column], shown: list[int], widths: dict[int, int], limit: int
+) -> dict[int, int]:
+    """Widths: each fixed column its content; the wrapping ones share what is left, the narrowest
+    first (each gets at most its content, at least its `wrap`)."""
+    sizes = {i: widths[i] for i in shown}
+    wrapping = sorted((i for i in shown if columns[i].wrap), key=lambda i: widths[i])
+    spare = limit - sum(widths[i] for i in shown if not columns[i].wrap) - _GAP * (len(shown) - 1)
+    for n, i in enumerate(wrapping):
+        share = spare // (len(wrapping) - n)
+        sizes[i] = max(min(widths[i], share), min(columns[i].wrap, widths[i]))
+        spare -= sizes[i]
+    return sizes
 
 
 def _fit(columns: Sequence[Column], shown: list[int], widths: dict[int, int], limit: int) -> list[int]:

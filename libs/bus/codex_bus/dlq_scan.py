@@ -32,13 +32,11 @@ import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
 from codex_bus import headers as h
-from codex_bus.dead_letter import DeadLetter
+from codex_bus.dead_letter import PASS_MARK, DeadLetter
 from codex_bus.errors import BusError
 
 __all__ = ["PASS_MARK", "DeadLetterQueueBusy", "Progress", "ScanPass", "Visit"]
 
-PASS_MARK = "codex-dlq-pass"  # noqa: S105 - a header name
-"""Header on the copies a pass puts back, naming the pass (dropped again on replay)."""
 
 Progress = Callable[[str, int, int], None]
 """Called as (phase, done, total) while a long operation runs."""

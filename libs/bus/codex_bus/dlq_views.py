@@ -44,7 +44,7 @@ LETTER_COLUMNS = (
     Column("ATTEMPTS", keep=3, justify="right"),
     Column("REASON", keep=4),
     Column("ERROR", keep=5, wrap=20),
-    Column("SOURCE QUEUE", wide_only=True),
+    Column("SOURCE QUEUE", wide_only=True, wrap=12),
     Column("REPLAYS", wide_only=True, justify="right"),
     Column("DEAD-LETTERED (UTC)", wide_only=True),
     Column("LOCATION", wide_only=True, wrap=20),
