@@ -18,12 +18,12 @@ Method = Literal["put", "multipart"]
 OPEN_STATES: frozenset[str] = frozenset({"pending", "uploading"})
 MAX_PARTS = 10_000  # S3's limit on the parts of one multipart upload
 
-# The containers the GPU worker opens (gpu/codex_gpu/probe.py ACCEPTED_CONTAINERS), by the file
-# extensions they come with. The worker sniffs the container from the bytes, so the extension only
-# keeps uploads to what it will accept; the bytes themselves are judged there.
+# The containers the GPU worker opens (gpu/codex_gpu/probe.py ACCEPTED_CONTAINERS: FFmpeg's demuxer
+# names), by the file extensions they come with. The worker sniffs the container from the bytes, so
+# the extension only keeps uploads to what it will accept; the bytes themselves are judged there.
+_MP4 = "mov,mp4,m4a,3gp,3g2,mj2"  # one FFmpeg demuxer for the ISO media family
 ACCEPTED_EXTENSIONS: dict[str, str] = {
-    ".mp4": "mov,mp4", ".m4v": "mov,mp4", ".mov": "mov,mp4", ".3gp": "mov,mp4", ".3g2": "mov,mp4",
-    ".mj2": "mov,mp4",
+    ".mp4": _MP4, ".m4v": _MP4, ".mov": _MP4, ".3gp": _MP4, ".3g2": _MP4, ".mj2": _MP4,
     ".mkv": "matroska,webm", ".webm": "matroska,webm",
     ".avi": "avi",
     ".ts": "mpegts", ".mts": "mpegts", ".m2ts": "mpegts",
