@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 GPU_PY := gpu/.venv/bin/python
 MEMBERS := $(wildcard pyproject.toml uv.lock contracts/pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml)
 
-.PHONY: dev test test-fast lint fmt contracts bench up down sync clean
+.PHONY: dev demo test test-fast lint fmt contracts bench up down sync clean
 
 # uv from PyPI where the machine has none: the only tool the project installs outside its venvs.
 .tools/bin/uv:
@@ -27,6 +27,10 @@ sync: $(VENV)/.synced gpu/.venv/.synced
 
 dev: sync
 	$(PY) deploy/dev.py
+
+# The journey over HTTP, narrated (starts `make dev` in the background when it is not running).
+demo: sync
+	$(PY) deploy/demo.py
 
 test: sync
 	$(PY) -m codex_contracts check --strict

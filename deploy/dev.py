@@ -75,7 +75,17 @@ SERVICES = [
     ),
     Service("auth", "codex_auth", 8001, extra={"CODEX_AUTH_REQUIRE_EMAIL_VERIFICATION": "false"}),
     Service("catalog", "codex_catalog", 8002),
-    Service("upload", "codex_upload", 8003, after_migrate=("configure-bucket",)),
+    Service(
+        "upload",
+        "codex_upload",
+        8003,
+        after_migrate=("configure-bucket",),
+        # Multipart from 8 MiB (production: 64 MiB), so that `make demo` shows it with a small file.
+        extra={
+            "CODEX_UPLOAD_SINGLE_PUT_MAX_BYTES": str(8 * 1024 * 1024),
+            "CODEX_UPLOAD_PART_SIZE_BYTES": str(5 * 1024 * 1024),
+        },
+    ),
     Service(
         "media-dispatch",
         "codex_media_dispatch",
