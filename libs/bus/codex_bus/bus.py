@@ -56,7 +56,12 @@ class Bus:
         )
         await self.publishing.open(self._connection)
         if self._declare_exchanges:
-            await self.topology.declare_exchanges(self.publishing.admin_channel, self.declared)
+            async with self.publishing.plain_channel() as channel:
+                await self.topology.declare_exchanges(channel, self.declared)
+            await self.publishing.declare_classic_queue(
+                self.topology.unrouted,
+                lambda channel: self.topology.declare_unrouted_queue(channel, self.declared),
+            )
 
     async def close(self) -> None:
         """Close the connection and every channel on it (unsettled deliveries go back to their queue)."""

@@ -64,6 +64,12 @@ class Consumer:
 
     async def start(self) -> None:
         """Declare the queue, its dead-letter queue and bindings, then start consuming."""
+        # The dead-letter queue is classic (on one node): declared once, never on reconnection.
+        await self._publishing.declare_classic_queue(
+            self.dead_letter_queue,
+            lambda channel: channel.declare_queue(self.dead_letter_queue, durable=True),
+        )
+        self._publishing.declared.queues.add(self.dead_letter_queue)
         self._channel = await self._publishing.connection.channel(publisher_confirms=False)
         await self._channel.set_qos(prefetch_count=self.settings.prefetch)
         self._amqp_queue = await self._publishing.topology.declare_queue(
@@ -73,6 +79,7 @@ class Consumer:
             event_types=tuple(self._table) if self._bind else (),
             names=self._publishing.declared,
             delivery_limit=await self._delivery_limit(),
+            with_dead_letter_queue=False,
         )
         self._batcher = asyncio.create_task(self._fill_batches(), name=f"codex-bus-batcher:{self.queue}")
         self._consumer_tag = await self._amqp_queue.consume(self._received)
@@ -83,12 +90,11 @@ class Consumer:
         The broker refuses a declaration whose arguments differ from the queue's (and closes the
         channel): probe on a plain channel of its own, and keep such a queue as it is, saying so.
         """
-        channel = aio_pika.Channel(self._publishing.connection, publisher_confirms=False)
-        await channel.initialize()
         try:
-            await channel.declare_queue(
-                self.queue, durable=True, arguments=Topology.queue_arguments(self.dead_letter_queue)
-            )
+            async with self._publishing.plain_channel() as channel:
+                await channel.declare_queue(
+                    self.queue, durable=True, arguments=Topology.queue_arguments(self.dead_letter_queue)
+                )
         except aio_pika.exceptions.ChannelPreconditionFailed:
             log.warning(
                 "bus.queue_without_delivery_limit",
@@ -96,9 +102,6 @@ class Consumer:
                 hint="set a policy with delivery-limit, or delete the queue when it is empty to redeclare it",
             )
             return None
-        finally:
-            if not channel.is_closed:
-                await channel.close()
         return DELIVERY_LIMIT
 
     async def wait_ended(self) -> None:

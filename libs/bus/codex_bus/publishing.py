@@ -8,11 +8,14 @@ topology's names; the `Bus` opens it on connect and closes it with the connectio
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
 import aio_pika
-from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractRobustChannel, AbstractRobustConnection
 
 from codex_bus.errors import UnroutableMessage
 from codex_bus.metrics import PUBLISHED
@@ -20,6 +23,8 @@ from codex_bus.publisher import Publisher
 from codex_bus.topology import DELAY_HEADER, DELAYED_HEADER, DeclaredNames, Topology
 
 __all__ = ["Publishing", "PublishingSource"]
+
+log = structlog.stdlib.get_logger("codex_bus")
 
 # A delay queue is declared again (which resets its x-expires timer) when our last declaration is
 # older than this; it must stay well under the hour of grace that topology.py gives each one.
@@ -164,17 +169,41 @@ class Publishing:
         last = self._delay_declared.get(name)
         return last is None or asyncio.get_running_loop().time() - last > _REDECLARE_AFTER_S
 
-    async def queue_exists(self, queue: str) -> bool:
-        """Whether the queue of full name `queue` exists on the broker now."""
-        # A passive declare of a missing queue closes its channel: a plain (not robust) channel of
-        # its own, so that nothing tries to restore it.
+    @asynccontextmanager
+    async def plain_channel(self) -> AsyncIterator[aio_pika.Channel]:
+        """A channel of its own that nothing restores after a reconnection (closed on exit).
+
+        What is declared on a robust channel is declared again on every reconnection, and one
+        failure there fails the reconnection itself: a classic queue (which lives on one node of a
+        cluster) declared that way would keep the bus off the cluster while its node is down.
+        """
         channel = aio_pika.Channel(self.connection, publisher_confirms=False)
         await channel.initialize()
         try:
-            await channel.declare_queue(queue, passive=True)
-        except aio_pika.exceptions.ChannelNotFoundEntity:
-            return False
+            yield channel
         finally:
             if not channel.is_closed:
                 await channel.close()
+
+    async def declare_classic_queue(
+        self, queue: str, declare: Callable[[AbstractChannel], Awaitable[Any]]
+    ) -> bool:
+        """Run `declare` (of the classic queue `queue`) on a plain channel; False, with a warning, when
+        the queue's node is down: the bus works on without it until the node is back."""
+        try:
+            async with self.plain_channel() as channel:
+                await declare(channel)
+        except aio_pika.exceptions.ChannelNotFoundEntity as exc:
+            log.warning("bus.classic_queue_unavailable", queue=queue, error=str(exc))
+            return False
+        return True
+
+    async def queue_exists(self, queue: str) -> bool:
+        """Whether the queue of full name `queue` exists on the broker now."""
+        # A passive declare of a missing queue closes its channel: a plain channel of its own.
+        try:
+            async with self.plain_channel() as channel:
+                await channel.declare_queue(queue, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return False
         return True

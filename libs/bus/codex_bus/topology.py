@@ -104,12 +104,10 @@ class Topology:
 
     async def declare_exchanges(self, channel: AbstractChannel, names: DeclaredNames) -> None:
         """The durable topic exchange of events, the headers exchange of delayed events, the
-        exchange where they fall due and what parks those that no queue takes then."""
+        exchange where they fall due, and the alternate exchange of that one."""
         await channel.declare_exchange(self.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
         await channel.declare_exchange(self.delay_exchange, aio_pika.ExchangeType.HEADERS, durable=True)
-        unrouted = await channel.declare_exchange(self.unrouted, aio_pika.ExchangeType.HEADERS, durable=True)
-        parked = await channel.declare_queue(self.unrouted, durable=True)
-        await parked.bind(unrouted, routing_key="", arguments={"x-match": "all", DELAYED_HEADER: "1"})
+        await channel.declare_exchange(self.unrouted, aio_pika.ExchangeType.HEADERS, durable=True)
         await channel.declare_exchange(
             self.due_exchange,
             aio_pika.ExchangeType.TOPIC,
@@ -117,6 +115,12 @@ class Topology:
             arguments={"alternate-exchange": self.unrouted},
         )
         names.exchanges.update((self.events_exchange, self.delay_exchange, self.due_exchange, self.unrouted))
+
+    async def declare_unrouted_queue(self, channel: AbstractChannel, names: DeclaredNames) -> None:
+        """The classic queue that parks delayed events no queue took when due (only those: the
+        binding matches the delayed mark, so a direct send that nothing takes is still returned)."""
+        parked = await channel.declare_queue(self.unrouted, durable=True)
+        await parked.bind(self.unrouted, routing_key="", arguments={"x-match": "all", DELAYED_HEADER: "1"})
         names.queues.add(self.unrouted)
 
     async def declare_queue(
@@ -128,6 +132,7 @@ class Topology:
         event_types: tuple[str, ...] = (),
         names: DeclaredNames,
         delivery_limit: int | None = DELIVERY_LIMIT,
+        with_dead_letter_queue: bool = True,
     ) -> AbstractQueue:
         """A consuming queue (quorum) with its dead-letter queue, bound to `event_types` if any
         (on the events exchange and on the due exchange of delayed events).
@@ -136,8 +141,10 @@ class Topology:
         (the delivery limit); our own dead letters, with their failure metadata, are published by
         the consumer. `delivery_limit=None` declares a queue made before the limit existed (the
         broker refuses a declaration whose arguments differ from the queue's).
+        `with_dead_letter_queue=False` leaves the dead-letter queue to the caller (see Consumer).
         """
-        await channel.declare_queue(dead_letter_queue, durable=True)
+        if with_dead_letter_queue:
+            await channel.declare_queue(dead_letter_queue, durable=True)
         declared = await channel.declare_queue(
             queue, durable=True, arguments=self.queue_arguments(dead_letter_queue, delivery_limit)
         )
