@@ -22,7 +22,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-__all__ = ["Decision", "FailureLock", "Limit", "RateLimiter", "client_bucket"]
+__all__ = ["Decision", "FailureLock", "Limit", "RateLimiter", "client_account_key", "client_bucket"]
 
 # A sliding-window log: one sorted-set member per allowed hit, scored by the server's time in ms.
 # A refused hit is not recorded, so a client that keeps hammering is let in again once its old
@@ -112,7 +112,9 @@ class FailureLock:
     """Lock a key for `lock_s` once `threshold` failures happen within `window_s` (default `lock_s`).
 
     For "10 failed logins lock the account for 15 minutes": check `locked_for` before the attempt,
-    `record_failure` after a failed one, `clear` after a successful one.
+    `record_failure` after a failed one, `clear` after a successful one. Key it with
+    `client_account_key(account, address)`, not the account alone: a lock on the account alone lets
+    anyone lock anyone out (ten wrong passwords against the admin's address, every 15 minutes).
     """
 
     def __init__(
@@ -164,3 +166,9 @@ def client_bucket(address: str, *, ipv6_prefix: int = 64) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
     return str(ip)
+
+
+def client_account_key(account: str, address: str) -> str:
+    """The failure-lock key of an account as tried from one client network (`client_bucket`):
+    failures from one network lock the account there only, so its owner still gets in from theirs."""
+    return f"{client_bucket(address)} {account}"

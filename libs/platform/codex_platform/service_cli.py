@@ -34,7 +34,7 @@ from codex_platform.db import MigrationSource, run_migrations
 from codex_platform.logging import configure_logging_from
 from codex_platform.settings import BaseSettings
 
-__all__ = ["Command", "ServiceCli", "run_until_signalled"]
+__all__ = ["Command", "ServiceCli", "announce_configuration", "run_until_signalled"]
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -72,6 +72,8 @@ class ServiceCli(Generic[S]):
         args = self._parser().parse_args(argv)
         settings = self.load_settings()
         configure_logging_from(settings, self.service)
+        if args.command in ("serve", "worker"):
+            announce_configuration(self.service, settings)
         if args.command == "serve":
             return self._serve(settings, args)
         if args.command == "worker":
@@ -116,7 +118,8 @@ class ServiceCli(Generic[S]):
             # The app factory's middleware writes one access line per request (with its request id).
             "access_log": False,
             # The client address comes from X-Forwarded-For only when the peer is a proxy listed
-            # in FORWARDED_ALLOW_IPS (uvicorn's default: 127.0.0.1), so clients cannot forge it.
+            # in FORWARDED_ALLOW_IPS (addresses or CIDR networks; uvicorn's default: 127.0.0.1), so
+            # clients cannot forge it: behind a gateway, list the gateway's address or network.
             "proxy_headers": True,
             "server_header": False,
         }
@@ -156,6 +159,18 @@ def _draining_server_class() -> type[Any]:
 
 def _DrainingServer(config: Any) -> Any:
     return _draining_server_class()(config)
+
+
+def announce_configuration(service: str, settings: BaseSettings) -> None:
+    """Outside production, say in one line that this is a development configuration and which
+    development-only defaults it took, so that nobody runs one by accident without being told."""
+    if settings.environment == "production":
+        return
+    listed = getattr(settings, "development_defaults", None)
+    defaults: list[str] = listed() if callable(listed) else []
+    _log.warning(
+        "development_configuration", service=service, environment=settings.environment, defaults=defaults
+    )
 
 
 async def _awaited(result: Awaitable[int]) -> int:

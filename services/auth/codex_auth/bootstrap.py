@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
+from codex_auth.background import Background
 from codex_auth.deps import Clock, Deps
 from codex_auth.keyring import KeyRing
 from codex_auth.keys import KeySealer
@@ -34,6 +35,12 @@ def key_grace(settings: AuthSettings) -> timedelta:
         + timedelta(seconds=settings.key_cache_ttl_s)
         + timedelta(seconds=settings.jwt_leeway_s)
     )
+
+
+def key_lead(settings: AuthSettings) -> timedelta:
+    """How long a new key is published before it signs: every replica's key ring (cache_ttl) and
+    every verifier's copy of the JWKS (max-age cache_ttl) has it by then (see keyring.py)."""
+    return 2 * timedelta(seconds=settings.key_cache_ttl_s)
 
 
 @asynccontextmanager
@@ -59,16 +66,21 @@ async def bootstrap(
             )
         mail = BackgroundMailer(mailer)
         stack.push_async_callback(mail.aclose)  # pending mails go out before the process ends
+        background = Background()
+        stack.push_async_callback(background.drain)  # first: its work may still hand mails over
         params = Argon2Params(
             settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
         )
-        passwords = PasswordHasher(params, max_concurrency=settings.hash_concurrency)
+        passwords = PasswordHasher(
+            params, max_concurrency=settings.hash_concurrency, max_waiting=settings.hash_queue_limit
+        )
         stack.callback(passwords.close)
         keys = KeyRing(
             pool,
             KeySealer(settings.auth_secret),
             cache_ttl=timedelta(seconds=settings.key_cache_ttl_s),
             grace=key_grace(settings),
+            lead=key_lead(settings),
             clock=clock,
         )
         yield Deps(
@@ -85,6 +97,7 @@ async def bootstrap(
                 lock_s=settings.login_lock_s,
             ),
             mail=mail,
+            background=background,
             outbox=Outbox(source=settings.service),
             clock=clock,
         )

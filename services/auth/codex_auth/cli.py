@@ -52,8 +52,11 @@ async def _rotate_keys(settings: AuthSettings, args: argparse.Namespace) -> int:
     async with bootstrap(settings) as deps:
         await deps.keys.signing_key()  # a first key exists before it is rotated out
         kid = await deps.keys.rotate()
-    grace = int(deps.keys.grace.total_seconds())
-    print(f"new signing key {kid}; the previous key stays published for {grace} s")
+    lead, grace = int(deps.keys.lead.total_seconds()), int(deps.keys.grace.total_seconds())
+    print(
+        f"new signing key {kid}: published now, signs in {lead} s; the previous key signs until "
+        f"then and stays published {grace} s after"
+    )
     return 0
 
 
@@ -69,7 +72,9 @@ CLI: ServiceCli[AuthSettings] = service_cli(
             _admin_arguments,
         ),
         "rotate-keys": Command(
-            "make a new signing key current; the old one verifies until its tokens expire", _rotate_keys
+            "publish a new signing key (it signs once every replica knows it); the old one verifies "
+            "until its tokens expire",
+            _rotate_keys,
         ),
     },
 )

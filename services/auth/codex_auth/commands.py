@@ -18,10 +18,11 @@ class Client:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """An authenticated request's user and the session it belongs to."""
+    """An authenticated request's user, the session it belongs to, and where the request came from."""
 
     user: User
     session: Session
+    client: Client | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class RequestPasswordReset:
 class ResetPassword:
     token: str
     new_password: str
+    client: Client
 
 
 @dataclass(frozen=True, slots=True)

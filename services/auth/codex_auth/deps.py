@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
+from codex_auth.background import Background
 from codex_auth.domain import SessionPolicy
 from codex_auth.keyring import KeyRing
 from codex_auth.passwords import PasswordHasher
@@ -31,6 +32,8 @@ class Deps:
     limiter: RateLimiter
     login_lock: FailureLock
     mail: BackgroundMailer
+    background: Background
+    """Work after the answer (the mailed links' writes), so that its timing reveals no account."""
     outbox: Outbox
     """Events are added inside the transaction of the change they report; the relay publishes them."""
     clock: Clock

@@ -139,10 +139,14 @@ def may_change_role(actor_role: Role, actor_id: uuid.UUID, target_id: uuid.UUID)
 
 # Auth's own refusals; the platform's (codex_platform.errors) carry the status each answers with.
 class InvalidCredentials(NotAuthenticated):
-    """Wrong password and unknown email are this one error, so that neither reveals an account."""
+    """Wrong password, unknown email and unconfirmed address are this one error, so that none
+    reveals whether an account exists (nor that a sign-up just created one)."""
 
     def __init__(self) -> None:
-        super().__init__("The email address or password is incorrect")
+        super().__init__(
+            "The email address or password is incorrect, or the address is not confirmed yet "
+            "(open the link we mailed)"
+        )
 
 
 class AccountLocked(RateLimited):

@@ -64,6 +64,7 @@ _DESCRIPTIONS = {
     403: "Not allowed (role, or a cookie request from an untrusted origin)",
     404: "No such resource",
     429: "Too many attempts; see Retry-After",
+    503: "Too many sign-ins being checked at once; see Retry-After",
 }
 
 
@@ -87,7 +88,7 @@ class AccountController(Controller):
         "cookie_caller": Provide(provide_cookie_caller),
     }
 
-    @post("/signup", operation_id="signUp", status_code=202, responses=problems(400, 403, 429))
+    @post("/signup", operation_id="signUp", status_code=202, responses=problems(400, 403, 429, 503))
     async def sign_up(self, data: JSONBody[SignUpRequest], request: AnyRequest, deps: DepsParam) -> Accepted:
         """Create an account (role customer) and mail a verification link. An address that already
         has an account gets the same answer, and its owner a mail saying someone tried."""
@@ -96,7 +97,7 @@ class AccountController(Controller):
         await handlers.sign_up(command, deps=deps)
         return Accepted(detail=SIGNUP_ACCEPTED)
 
-    @post("/login", operation_id="logIn", status_code=200, responses=problems(400, 401, 403, 429))
+    @post("/login", operation_id="logIn", status_code=200, responses=problems(400, 401, 403, 429, 503))
     async def log_in(
         self, data: JSONBody[LogInRequest], request: AnyRequest, deps: DepsParam
     ) -> Response[AccessToken]:
@@ -176,7 +177,7 @@ class AccountController(Controller):
         "/password/change",
         operation_id="changePassword",
         status_code=200,
-        responses=problems(400, 401, 403, 429),
+        responses=problems(400, 401, 403, 429, 503),
         security=SIGNED_IN,
     )
     async def change_password(
@@ -241,10 +242,14 @@ class RecoveryController(Controller):
         await handlers.request_password_reset(RequestPasswordReset(data.email, client_of(request)), deps=deps)
         return Accepted(detail=MAIL_ACCEPTED)
 
-    @post("/password-reset/confirm", operation_id="resetPassword", status_code=204, responses=problems(400))
-    async def reset(self, data: JSONBody[PasswordResetRequest], deps: DepsParam) -> None:
+    @post(
+        "/password-reset/confirm", operation_id="resetPassword", status_code=204, responses=problems(400, 503)
+    )
+    async def reset(self, data: JSONBody[PasswordResetRequest], request: AnyRequest, deps: DepsParam) -> None:
         """Set a new password with the token from the link (single use); every session ends."""
-        await handlers.reset_password(ResetPassword(data.token, data.new_password), deps=deps)
+        await handlers.reset_password(
+            ResetPassword(data.token, data.new_password, client_of(request)), deps=deps
+        )
 
 
 @get("/.well-known/jwks.json", operation_id="getJwks", tags=["keys"])

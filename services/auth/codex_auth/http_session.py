@@ -106,7 +106,7 @@ async def provide_caller(request: Request[Any, Any, Any], deps: SkipValidation[D
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("Use 'Authorization: Bearer <access token>'")
-        return await caller_from_access_token(token.strip(), deps=deps)
+        return await caller_from_access_token(token.strip(), deps=deps, client=client_of(request))
     return await provide_cookie_caller(request, deps)
 
 
@@ -117,4 +117,4 @@ async def provide_cookie_caller(request: Request[Any, Any, Any], deps: SkipValid
         raise NotAuthenticated()
     if request.method not in _SAFE_METHODS:
         check_origin(request, deps.settings, required=True)
-    return await caller_from_session_token(token, deps=deps)
+    return await caller_from_session_token(token, deps=deps, client=client_of(request))

@@ -1,11 +1,16 @@
 """The signing keys as every replica sees them: read from the database, cached for a short while.
 
-Rotation (the `rotate-keys` command) retires the current key and adds a new one. A retired key stays
-in the JWKS for a grace period, so the tokens it signed keep verifying until they expire. The grace
-period covers the longest life such a token can have: a replica may sign with the old key for up
-to `cache_ttl` after the rotation (it has not re-read the ring yet), that token lives `access_ttl`,
-and verifiers tolerate `leeway` of clock skew. After that the key leaves the JWKS and its tokens are
-refused everywhere.
+Rotation (the `rotate-keys` command) adds a new key that is published at once but signs only
+`lead` later (two key-cache lifetimes): by then every replica has re-read the ring and every
+verifier's copy of the JWKS (max-age one cache lifetime) lists it, so no valid token is ever
+refused for an unknown key. The key it replaces is retired at that same instant and signs until
+then. A retired key stays in the JWKS for a grace period, so the tokens it signed keep verifying
+until they expire: a replica may sign with it for up to `cache_ttl` after its retirement (a ring
+read before the rotation), that token lives `access_ttl`, and verifiers tolerate `leeway` of clock
+skew. After that the key leaves the JWKS and its tokens are refused everywhere.
+
+Should a token name a kid this replica does not know (a key added some other way, a clock far
+ahead), the ring is read again once, at most once per `min_reload_interval`.
 """
 
 from __future__ import annotations
@@ -18,19 +23,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from codex_auth import repository as repo
+from codex_auth.audit import security_event
 from codex_auth.keys import CurrentKey, KeySealer, PublishedKey, generate_key
 from codex_auth.repository import Conn
-
-_log = structlog.get_logger("codex.auth.keys")
 
 
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
-    current: CurrentKey
+    signers: list[tuple[datetime, CurrentKey]]  # by signs_from, oldest first
     published: dict[str, PublishedKey]
     read_at: float
 
@@ -43,36 +46,62 @@ class KeyRing:
         *,
         cache_ttl: timedelta,
         grace: timedelta,
+        lead: timedelta = timedelta(0),
         clock: Callable[[], datetime],
+        min_reload_interval: timedelta = timedelta(seconds=1),
     ) -> None:
         self._pool = pool
         self._sealer = sealer
         self._cache_ttl_s = cache_ttl.total_seconds()
         self.grace = grace
+        self.lead = lead
         self._clock = clock
+        self._min_reload_s = min_reload_interval.total_seconds()
+        self._last_reload: float | None = None
         self._snapshot: _Snapshot | None = None
         self._lock = asyncio.Lock()
 
     async def signing_key(self) -> CurrentKey:
-        return (await self._fresh()).current
+        """The newest key whose time to sign has come."""
+        now = self._clock()
+        signers = (await self._fresh()).signers
+        due = [key for signs_from, key in signers if signs_from <= now]
+        return due[-1] if due else signers[0][1]
 
     async def published(self) -> dict[str, PublishedKey]:
-        """The keys tokens may be signed with right now, by kid: the current one and the recently retired."""
+        """The keys tokens may be signed with, by kid: current, next, and the recently retired."""
         return (await self._fresh()).published
 
+    async def reload_for_unknown_kid(self, kid: str) -> bool:
+        """Read the ring again for a kid it lacks (rate-limited); True when it now knows the kid."""
+        now = time.monotonic()
+        if self._last_reload is not None and now - self._last_reload < self._min_reload_s:
+            return False
+        self._last_reload = now
+        async with self._lock:
+            self._snapshot = await self._read()
+            return kid in self._snapshot.published
+
     async def rotate(self) -> str:
-        """Retire the current key and make a new one current; returns the new kid."""
+        """Add a new key that signs `lead` from now, retiring the current one then; the new kid."""
         now = self._clock()
+        signs_from = now + self.lead
         new = generate_key()
         async with self._pool.acquire() as conn, conn.transaction():
-            retired = await repo.retire_current_key(conn, now)
-            await repo.insert_current_key(
-                conn, new.kid, new.public_raw, self._sealer.seal(new.private_raw, new.kid), now
+            retired = await repo.retire_unretired_key(conn, signs_from)
+            await repo.insert_key(
+                conn, new.kid, new.public_raw, self._sealer.seal(new.private_raw, new.kid), now, signs_from
             )
             # Keys past their grace period sign nothing and verify nothing: keep no copy of them.
             pruned = await repo.delete_keys_retired_before(conn, now - self.grace)
         self._snapshot = None
-        _log.info("signing_key_rotated", kid=new.kid, retired_kid=retired, pruned=pruned)
+        security_event(
+            "signing_key_rotated",
+            kid=new.kid,
+            signs_from=signs_from.isoformat(),
+            retired_kid=retired,
+            pruned=pruned,
+        )
         return new.kid
 
     async def _fresh(self) -> _Snapshot:
@@ -86,28 +115,25 @@ class KeyRing:
             return self._snapshot
 
     async def _read(self) -> _Snapshot:
+        now = self._clock()
         async with self._pool.acquire() as conn:
-            current = await repo.current_key(conn)
-            if current is None:
-                current = await self._create_first(conn)
-            published = await repo.published_keys(conn, self._clock() - self.grace)
-        kid, sealed = current
-        private = Ed25519PrivateKey.from_private_bytes(self._sealer.open(bytes(sealed), kid))
-        return _Snapshot(
-            current=CurrentKey(kid, private),
-            published={key.kid: key for key in published},
-            read_at=time.monotonic(),
-        )
+            candidates = await repo.signing_candidates(conn, now)
+            if not candidates:
+                await self._create_first(conn, now)
+                candidates = await repo.signing_candidates(conn, now)
+            published = await repo.published_keys(conn, now - self.grace)
+        signers = [
+            (signs_from, CurrentKey(kid, self._private_key(sealed, kid)))
+            for kid, sealed, signs_from in candidates
+        ]
+        return _Snapshot(signers, {key.kid: key for key in published}, time.monotonic())
 
-    async def _create_first(self, conn: Conn) -> tuple[str, bytes]:
+    def _private_key(self, sealed: bytes, kid: str) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self._sealer.open(sealed, kid))
+
+    async def _create_first(self, conn: Conn, now: datetime) -> None:
         new = generate_key()
         sealed = self._sealer.seal(new.private_raw, new.kid)
-        if await repo.insert_current_key(conn, new.kid, new.public_raw, sealed, self._clock()):
-            _log.info("signing_key_created", kid=new.kid)
-        # Whether this replica or another one won the race, the database now holds the current key.
-        current = await repo.current_key(conn)
-        assert current is not None
-        return current
-
-
-# The key table's queries: only the key ring reads or writes it.
+        # Whether this replica or another one wins the race, the database then holds the key.
+        if await repo.insert_key(conn, new.kid, new.public_raw, sealed, now, now):
+            security_event("signing_key_created", kid=new.kid)

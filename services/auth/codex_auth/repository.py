@@ -70,24 +70,60 @@ async def set_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: str, 
     )
 
 
-async def mark_email_verified(conn: Conn, user_id: uuid.UUID, now: datetime) -> None:
-    await conn.execute(
-        """UPDATE users SET email_verified_at = coalesce(email_verified_at, $2), updated_at = $2
-           WHERE id = $1""",
+async def password_hash_for_update(conn: Conn, user_id: uuid.UUID) -> str | None:
+    """The account's password hash, its row locked until the transaction ends: a reset or change
+    that commits meanwhile waits, and one that committed first is seen."""
+    password_hash: str | None = await conn.fetchval(
+        "SELECT password_hash FROM users WHERE id = $1 FOR UPDATE", user_id
+    )
+    return password_hash
+
+
+async def mark_email_verified(conn: Conn, user_id: uuid.UUID, now: datetime) -> User | None:
+    """Mark the address verified; the user when this call verified it, None when it already was."""
+    row = await conn.fetchrow(
+        """UPDATE users SET email_verified_at = $2, updated_at = $2
+           WHERE id = $1 AND email_verified_at IS NULL
+           RETURNING id, email, display_name, role, password_hash, email_verified_at, created_at""",
         user_id,
         now,
     )
+    return None if row is None else _user(row)
 
 
-async def set_role(conn: Conn, user_id: uuid.UUID, role: Role, now: datetime) -> User | None:
+async def replace_pending_credentials(
+    conn: Conn, user_id: uuid.UUID, password_hash: str, display_name: str, now: datetime
+) -> bool:
+    """Give an account whose address nobody has confirmed the newest sign-up's password and name;
+    False when the address was confirmed meanwhile (then nothing changes)."""
+    replaced = await conn.fetchval(
+        """UPDATE users SET password_hash = $2, display_name = $3, updated_at = $4
+           WHERE id = $1 AND email_verified_at IS NULL RETURNING true""",
+        user_id,
+        password_hash,
+        display_name,
+        now,
+    )
+    return bool(replaced)
+
+
+async def set_role(conn: Conn, user_id: uuid.UUID, role: Role, now: datetime) -> tuple[Role, User] | None:
+    """Change the role; the previous role and the user, or None when there is no such user."""
     row = await conn.fetchrow(
-        """UPDATE users SET role = $2, updated_at = $3 WHERE id = $1
-           RETURNING id, email, display_name, role, password_hash, email_verified_at, created_at""",
+        """UPDATE users u SET role = $2, updated_at = $3
+           FROM (SELECT id, role FROM users WHERE id = $1 FOR UPDATE) AS before
+           WHERE u.id = before.id
+           RETURNING before.role AS previous_role, u.id, u.email, u.display_name, u.role,
+                     u.password_hash, u.email_verified_at, u.created_at""",
         user_id,
         role,
         now,
     )
-    return None if row is None else _user(row)
+    if row is None:
+        return None
+    fields = dict(row)
+    previous: Role = fields.pop("previous_role")
+    return previous, User(**fields)
 
 
 # Sessions
@@ -238,14 +274,19 @@ async def consume_one_time_token(
 
 
 # The signing keys (keyring.py decides when to create, rotate and forget them).
-async def current_key(conn: Conn) -> tuple[str, bytes] | None:
-    """The current key's id and sealed private key."""
-    row = await conn.fetchrow("SELECT kid, private_key_sealed FROM signing_keys WHERE retired_at IS NULL")
-    return None if row is None else (row["kid"], row["private_key_sealed"])
+async def signing_candidates(conn: Conn, now: datetime) -> list[tuple[str, bytes, datetime]]:
+    """The keys that sign now or will (kid, sealed private key, signs_from): the current key and a
+    rotated-in key not signing yet, oldest first."""
+    rows = await conn.fetch(
+        """SELECT kid, private_key_sealed, signs_from FROM signing_keys
+           WHERE retired_at IS NULL OR retired_at > $1 ORDER BY signs_from""",
+        now,
+    )
+    return [(r["kid"], bytes(r["private_key_sealed"]), r["signs_from"]) for r in rows]
 
 
 async def published_keys(conn: Conn, retired_after: datetime) -> list[PublishedKey]:
-    """The current key and those retired after `retired_after`, newest first."""
+    """The keys not retired, and those retired after `retired_after`, newest first."""
     rows = await conn.fetch(
         """SELECT kid, public_key, created_at, retired_at FROM signing_keys
            WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC""",
@@ -254,22 +295,26 @@ async def published_keys(conn: Conn, retired_after: datetime) -> list[PublishedK
     return [PublishedKey(r["kid"], bytes(r["public_key"]), r["created_at"], r["retired_at"]) for r in rows]
 
 
-async def insert_current_key(conn: Conn, kid: str, public_raw: bytes, sealed: bytes, now: datetime) -> bool:
-    """Add a current key unless one exists (another replica was first); True when this one was added."""
+async def insert_key(
+    conn: Conn, kid: str, public_raw: bytes, sealed: bytes, now: datetime, signs_from: datetime
+) -> bool:
+    """Add the unretired key unless one exists (another replica was first); True when this one was added."""
     added = await conn.fetchval(
-        """INSERT INTO signing_keys (kid, public_key, private_key_sealed, created_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT DO NOTHING RETURNING true""",
+        """INSERT INTO signing_keys (kid, public_key, private_key_sealed, created_at, signs_from)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true""",
         kid,
         public_raw,
         sealed,
         now,
+        signs_from,
     )
     return bool(added)
 
 
-async def retire_current_key(conn: Conn, now: datetime) -> str | None:
+async def retire_unretired_key(conn: Conn, at: datetime) -> str | None:
+    """Retire the unretired key as of `at` (it signs until then); its kid, if there was one."""
     kid: str | None = await conn.fetchval(
-        "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL RETURNING kid", now
+        "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL RETURNING kid", at
     )
     return kid
 

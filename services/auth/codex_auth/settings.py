@@ -21,6 +21,8 @@ Positive = Annotated[int, msgspec.Meta(ge=1)]
 
 class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
     service: ClassVar[str] = "auth"
+    # A public secret, and reset links written to a folder: said at start-up when still in effect.
+    development_fields: ClassVar[tuple[str, ...]] = ("auth_secret", "resend_api_key")
     port: Port = 8001
 
     auth_secret: str = DEVELOPMENT_SECRET
@@ -43,7 +45,13 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
     argon2_memory_kib: Annotated[int, msgspec.Meta(ge=8)] = 64 * 1024
     argon2_parallelism: Positive = 4
     hash_concurrency: Positive | None = None
-    """Hashes computed at once (each holds argon2_memory_kib); default: one per CPU."""
+    """Hashes computed at once (each holds argon2_memory_kib); default: one per CPU this process may use."""
+    hash_queue_limit: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    """Hashes that may wait for a thread before logins are refused with 503 (default: 16 per thread)."""
+
+    require_email_verification: bool = True
+    """Login needs a confirmed address, so that nobody uses an account for an address they do not
+    control; `make dev` may turn it off (CODEX_AUTH_REQUIRE_EMAIL_VERIFICATION=false)."""
 
     resend_api_key: str | None = None
     mail_from: str = "Codex <no-reply@codex.localhost>"

@@ -104,16 +104,32 @@ class AuthHarness:
     async def log_in(self, client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
         return await client.post("/auth/login", json={"email": email, "password": password})
 
+    async def confirm_address(self, client: httpx.AsyncClient, email: str) -> None:
+        """Open the latest verification link mailed to `email`, as its owner would."""
+        token = await self.link_token(email, "/verify-email")
+        response = await client.post("/auth/verify-email/confirm", json={"token": token})
+        assert response.status_code == 204, response.text
+
+    async def sign_up_confirmed(
+        self, client: httpx.AsyncClient, email: str, password: str = PASSWORD, name: str = "Ada"
+    ) -> httpx.Response:
+        """Sign up and confirm the address through the mailed link: an account that may log in."""
+        response = await self.sign_up(client, email, password, name)
+        assert response.status_code == 202, response.text
+        await self.confirm_address(client, email)
+        return response
+
     async def account(self, email: str, password: str = PASSWORD) -> tuple[httpx.AsyncClient, str]:
-        """A signed-up, signed-in user: a client holding the session cookie, and an access token."""
+        """A signed-up, confirmed, signed-in user: a client with the session cookie, and an access token."""
         client = self.client(headers={"Origin": TRUSTED_ORIGIN})
-        assert (await self.sign_up(client, email, password)).status_code == 202
+        await self.sign_up_confirmed(client, email, password)
         response = await self.log_in(client, email, password)
         assert response.status_code == 200, response.text
         return client, response.json()["access_token"]
 
     async def mails(self, to: str | None = None) -> list[EmailMessage]:
-        """Every mail sent so far (oldest first), after the ones still in flight are written."""
+        """Every mail sent so far (oldest first), after the work and mails still in flight are done."""
+        await self.deps.background.drain()
         await self.deps.mail.drain()
         messages = []
         for path in sorted(self.mail_folder.glob("*.eml")):

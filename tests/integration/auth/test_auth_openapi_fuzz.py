@@ -3,8 +3,14 @@ route, signed in, must never get a 5xx nor an answer that its documented schema 
 
 from __future__ import annotations
 
+import email
 import os
+import re
+import time
 from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,15 +38,34 @@ CHECKS = [
 @pytest.fixture
 def running_auth(auth_settings_factory: Callable[..., Any], migrated: str) -> Iterator[tuple[str, str]]:
     """The service in a thread of its own (schemathesis calls it synchronously), and a bearer token."""
-    app = create_app(auth_settings_factory())
+    settings = auth_settings_factory()
+    app = create_app(settings)
     with (
         serve_in_thread(app) as url,
         httpx.Client(base_url=url, headers={"Origin": TRUSTED_ORIGIN}) as client,
     ):
         body = {"email": "fuzz@example.com", "password": PASSWORD, "display_name": "Fuzz"}
         assert client.post("/auth/signup", json=body).status_code == 202
+        token = mailed_token(Path(settings.mail_folder), "/verify-email")
+        assert client.post("/auth/verify-email/confirm", json={"token": token}).status_code == 204
         login = client.post("/auth/login", json={"email": body["email"], "password": PASSWORD})
         yield url, login.json()["access_token"]
+
+
+def mailed_token(folder: Path, path: str, timeout_s: float = 10) -> str:
+    """The token of the first link to `path` written to `folder` (the mail goes out after the answer)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for mail in folder.glob("*.eml"):
+            message = email.message_from_bytes(mail.read_bytes(), policy=default_policy)
+            assert isinstance(message, EmailMessage)
+            body = message.get_body(("plain",))
+            text = body.get_content() if body is not None else ""
+            found = re.search(re.escape(path) + r"#token=([A-Za-z0-9_\-]+)", text)
+            if found:
+                return found.group(1)
+        time.sleep(0.05)
+    raise AssertionError(f"no mail with a {path} link in {folder}")
 
 
 def operation_ids() -> list[str]:

@@ -87,7 +87,7 @@ async def test_a_password_reset_ends_every_session(auth: AuthHarness) -> None:
 
 
 async def test_an_expired_reset_link_is_refused(auth: AuthHarness, client: httpx.AsyncClient) -> None:
-    await auth.sign_up(client, "ada@example.com")
+    await auth.sign_up_confirmed(client, "ada@example.com")
     await client.post("/auth/password-reset/request", json={"email": "ada@example.com"})
     token = await auth.link_token("ada@example.com", "/reset-password")
     await auth.sql("UPDATE one_time_tokens SET expires_at = now() - interval '1 second'")

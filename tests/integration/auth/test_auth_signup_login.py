@@ -31,7 +31,10 @@ async def test_sign_up_creates_an_account_mails_a_link_and_records_the_event(
     [mail] = await auth.mails("ada@example.com")
     assert mail["Subject"] == "Confirm your email address"
     assert await auth.link_token("ada@example.com", "/verify-email")
+    # Nobody has shown that they own the address yet: the account is not announced.
+    assert await auth.sql("SELECT 1 FROM outbox") == []
 
+    await auth.confirm_address(client, "ada@example.com")
     [row] = await auth.sql("SELECT event_type, body, sent_at FROM outbox")
     envelope = decode_envelope(row["body"])
     assert envelope.type == "auth.user.registered.v1" and envelope.source == "auth"
@@ -48,7 +51,7 @@ async def test_sign_up_creates_an_account_mails_a_link_and_records_the_event(
 async def test_an_existing_address_gets_the_same_answer_and_its_owner_a_warning(
     auth: AuthHarness, client: httpx.AsyncClient
 ) -> None:
-    first = await auth.sign_up(client, "ada@example.com")
+    first = await auth.sign_up_confirmed(client, "ada@example.com")
     second = await auth.sign_up(client, "ada@example.com", password="another password", name="Mallory")
     assert (second.status_code, second.json()) == (first.status_code, first.json())
 
@@ -72,9 +75,7 @@ async def test_passwords_are_8_to_128_characters_after_nfkc(
         assert response.headers["content-type"] == "application/problem+json"
         assert problem["errors"][0]["field"] == "password"
     # Full-width letters are the same password as their ASCII forms.
-    assert (
-        await auth.sign_up(client, "bob@example.com", password=full_width("password1"))
-    ).status_code == 202
+    await auth.sign_up_confirmed(client, "bob@example.com", password=full_width("password1"))
     assert (await auth.log_in(client, "bob@example.com", "password1")).status_code == 200
 
 
@@ -93,7 +94,7 @@ async def test_malformed_sign_ups_are_refused_with_the_field(
 async def test_login_sets_a_session_cookie_and_returns_an_access_token(
     auth: AuthHarness, client: httpx.AsyncClient
 ) -> None:
-    await auth.sign_up(client, "ada@example.com")
+    await auth.sign_up_confirmed(client, "ada@example.com")
     response = await auth.log_in(client, "ada@example.com")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
@@ -122,7 +123,7 @@ async def test_login_sets_a_session_cookie_and_returns_an_access_token(
 
     me = await client.get("/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200
-    assert me.json()["email"] == "ada@example.com" and me.json()["email_verified"] is False
+    assert me.json()["email"] == "ada@example.com" and me.json()["email_verified"] is True
 
 
 async def test_wrong_password_and_unknown_email_get_the_same_answer(
@@ -139,7 +140,7 @@ async def test_wrong_password_and_unknown_email_get_the_same_answer(
 
 async def test_production_cookies_are_secure_and_host_only(start_auth, client: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
     async with start_auth(environment="test") as auth, auth.client() as http:
-        await auth.sign_up(http, "ada@example.com")
+        await auth.sign_up_confirmed(http, "ada@example.com")
         response = await auth.log_in(http, "ada@example.com")
         cookie = response.headers["set-cookie"]
         assert cookie.startswith("__Host-codex_session=")
@@ -148,7 +149,7 @@ async def test_production_cookies_are_secure_and_host_only(start_auth, client: h
 
 async def test_login_rehashes_a_password_hashed_with_old_parameters(start_auth) -> None:  # type: ignore[no-untyped-def]
     async with start_auth() as auth, auth.client() as http:
-        await auth.sign_up(http, "ada@example.com")
+        await auth.sign_up_confirmed(http, "ada@example.com")
         [before] = await auth.sql("SELECT password_hash FROM users")
     assert "m=1024,t=1,p=1" in before["password_hash"]
     async with start_auth(argon2_time_cost=2, argon2_memory_kib=2048) as auth, auth.client() as http:

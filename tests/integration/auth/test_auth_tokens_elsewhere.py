@@ -83,6 +83,11 @@ async def test_a_rotated_out_key_verifies_until_its_grace_period_ends(start_auth
         old_kid = json.loads(base64.urlsafe_b64decode(old_token.split(".")[0] + "=="))["kid"]
 
         new_kid = await auth.deps.keys.rotate()  # what `python -m codex_auth.cli rotate-keys` does
+        # Published at once, signing only once every replica and verifier has read it (2 x cache).
+        assert new_kid in (await client.get("/.well-known/jwks.json")).text
+        still_old = (await client.post("/auth/refresh")).json()["access_token"]
+        assert json.loads(base64.urlsafe_b64decode(still_old.split(".")[0] + "=="))["kid"] == old_kid
+        await asyncio.sleep(auth.deps.keys.lead.total_seconds())
         new_token = (await client.post("/auth/refresh")).json()["access_token"]
         assert json.loads(base64.urlsafe_b64decode(new_token.split(".")[0] + "=="))["kid"] == new_kid
         jwks = (await client.get("/.well-known/jwks.json")).json()

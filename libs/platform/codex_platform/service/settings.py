@@ -26,6 +26,8 @@ class ServiceSettings(BaseSettings, frozen=True, kw_only=True):
     """The platform's settings plus the namespaces and token verification every service has."""
 
     service: ClassVar[str] = ""
+    development_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields whose defaults suit only a developer's machine (a public secret, mail to a folder)."""
 
     db_schema: str = ""
     """Postgres schema of this service's tables (default: the service's name, '-' as '_')."""
@@ -52,6 +54,13 @@ class ServiceSettings(BaseSettings, frozen=True, kw_only=True):
             msgspec.structs.force_setattr(self, "db_schema", self.service.replace("-", "_"))
         if not self.redis_prefix:
             msgspec.structs.force_setattr(self, "redis_prefix", f"codex:{self.service}:")
+
+    def development_defaults(self) -> list[str]:
+        """The development-only defaults in effect: `environment` when it is the default, then each
+        of `development_fields` still at its default value (names only, never a value)."""
+        defaults = {f.name: f.default for f in msgspec.structs.fields(self)}
+        names = ["environment", *self.development_fields]
+        return [name for name in names if getattr(self, name) == defaults.get(name, msgspec.NODEFAULT)]
 
     @classmethod
     def env_prefix(cls) -> str:

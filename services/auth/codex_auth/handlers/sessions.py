@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+import jwt
+
 from codex_auth import repository as repo
+from codex_auth.audit import security_event
 from codex_auth.commands import (
     Caller,
     Client,
@@ -32,9 +36,10 @@ from codex_auth.domain import (
     session_expiry,
 )
 from codex_auth.handlers.limits import check_rate
+from codex_auth.keys import PublishedKey
 from codex_auth.tokens import digest, issue_access_token, new_secret, verify_access_token
-from codex_platform.http import TokenRejected
-from codex_platform.ratelimit import client_bucket
+from codex_platform.http import Principal, TokenRejected
+from codex_platform.ratelimit import client_account_key, client_bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +59,20 @@ async def log_in(cmd: LogIn, *, deps: Deps) -> SessionGrant:
         password = normalise_password(cmd.password)
     except InvalidInput:
         raise InvalidCredentials() from None  # no account can have this address or password
-    user = await verify_password(email, password, deps=deps)
+    user = await verify_password(email, password, cmd.client.ip, deps=deps)
+    if deps.settings.require_email_verification and user.email_verified_at is None:
+        # The same answer as a wrong password: a distinct one would tell whoever just signed up
+        # with someone else's address that it had no account before.
+        raise InvalidCredentials()
     new_hash = (
         await deps.passwords.hash(password) if deps.passwords.needs_rehash(user.password_hash) else None
     )
     async with deps.pool.acquire() as conn, conn.transaction():
+        # Up to a hash's time has passed since the password was verified: a reset or change that
+        # committed meanwhile wins (the old password no longer opens anything), and one that comes
+        # now waits for this transaction, then ends the session it opened.
+        if await repo.password_hash_for_update(conn, user.id) != user.password_hash:
+            raise InvalidCredentials()
         if new_hash is not None:
             # The cost parameters were raised since this hash was made: the password is at hand, so
             # upgrade now rather than never.
@@ -67,13 +81,15 @@ async def log_in(cmd: LogIn, *, deps: Deps) -> SessionGrant:
     return await grant(user, session, token, deps=deps)
 
 
-async def verify_password(email: str, password: str, *, deps: Deps) -> User:
-    """The account, when the password is right; counts failures towards the account's lock.
+async def verify_password(email: str, password: str, client_ip: str, *, deps: Deps) -> User:
+    """The account, when the password is right; counts failures towards the account's lock from
+    this client's network (so that failures elsewhere do not lock its owner out).
 
     An unknown address costs a hash, counts a failure and fails like a wrong password, so neither
     the answer, its timing nor the lock tells whether the address has an account.
     """
-    locked_for = await deps.login_lock.locked_for(email)
+    lock_key = client_account_key(email, client_ip)
+    locked_for = await deps.login_lock.locked_for(lock_key)
     if locked_for:
         raise AccountLocked(locked_for)
     async with deps.pool.acquire() as conn:
@@ -81,9 +97,16 @@ async def verify_password(email: str, password: str, *, deps: Deps) -> User:
     if user is None:
         await deps.passwords.verify_nothing(password)
     elif await deps.passwords.verify(user.password_hash, password):
-        await deps.login_lock.clear(email)
+        await deps.login_lock.clear(lock_key)
         return user
-    await deps.login_lock.record_failure(email)
+    if locked_s := await deps.login_lock.record_failure(lock_key):
+        security_event(
+            "account_locked",
+            user_id=None if user is None else user.id,
+            client_ip=client_ip,
+            client_network=client_bucket(client_ip),
+            locked_s=locked_s,
+        )
     raise InvalidCredentials()
 
 
@@ -117,6 +140,10 @@ async def refresh(caller: Caller, *, deps: Deps) -> SessionGrant:
     return await grant(caller.user, caller.session, None, deps=deps)
 
 
+def _ip(caller: Caller) -> str | None:
+    return caller.client.ip if caller.client else None
+
+
 async def log_out(caller: Caller, *, deps: Deps) -> None:
     async with deps.pool.acquire() as conn:
         await repo.revoke_session(conn, caller.session.id, caller.user.id, deps.clock())
@@ -131,17 +158,32 @@ async def revoke_session(cmd: RevokeSession, *, deps: Deps) -> None:
     async with deps.pool.acquire() as conn:
         if not await repo.revoke_session(conn, cmd.session_id, cmd.caller.user.id, deps.clock()):
             raise NotFound("You have no active session with this id")
+    security_event(
+        "session_revoked",
+        user_id=cmd.caller.user.id,
+        client_ip=_ip(cmd.caller),
+        session_id=str(cmd.session_id),
+        by_session_id=str(cmd.caller.session.id),
+    )
 
 
 async def revoke_other_sessions(caller: Caller, *, deps: Deps) -> int:
     async with deps.pool.acquire() as conn:
-        return await repo.revoke_sessions(conn, caller.user.id, deps.clock(), keep=caller.session.id)
+        revoked = await repo.revoke_sessions(conn, caller.user.id, deps.clock(), keep=caller.session.id)
+    security_event(
+        "sessions_revoked",
+        user_id=caller.user.id,
+        client_ip=_ip(caller),
+        kept_session_id=str(caller.session.id),
+        sessions_revoked=revoked,
+    )
+    return revoked
 
 
 SESSION_ENDED = "Your session has ended; sign in again"
 
 
-async def caller_from_session_token(token: str, *, deps: Deps) -> Caller:
+async def caller_from_session_token(token: str, *, deps: Deps, client: Client | None = None) -> Caller:
     """The session of a cookie; a session used a day or more after its last extension is extended."""
     now = deps.clock()
     async with deps.pool.acquire() as conn:
@@ -153,18 +195,34 @@ async def caller_from_session_token(token: str, *, deps: Deps) -> Caller:
             expires_at = session_expiry(now, deps.session_policy)
             await repo.extend_session(conn, session.id, now, expires_at)
             session = dataclasses.replace(session, extended_at=now, expires_at=expires_at)
-    return Caller(user, session)
+    return Caller(user, session, client)
 
 
-async def caller_from_access_token(token: str, *, deps: Deps) -> Caller:
-    try:
-        principal = verify_access_token(
+async def _verified_principal(token: str, *, deps: Deps) -> Principal:
+    def verify(keys: Mapping[str, PublishedKey]) -> Principal:
+        return verify_access_token(
             token,
-            await deps.keys.published(),
+            keys,
             issuer=deps.settings.jwt_issuer,
             audience=deps.settings.jwt_audience,
             leeway_s=deps.settings.jwt_leeway_s,
         )
+
+    try:
+        return verify(await deps.keys.published())
+    except TokenRejected as exc:
+        if exc.reason != "unknown signing key":
+            raise
+    # A key this replica has not read yet (another one rotated meanwhile): read the ring once more.
+    kid = jwt.get_unverified_header(token).get("kid")
+    if isinstance(kid, str) and await deps.keys.reload_for_unknown_kid(kid):
+        return verify(await deps.keys.published())
+    raise TokenRejected("unknown signing key")
+
+
+async def caller_from_access_token(token: str, *, deps: Deps, client: Client | None = None) -> Caller:
+    try:
+        principal = await _verified_principal(token, deps=deps)
         session_id = uuid.UUID(principal.session_id or "")
     except TokenRejected as exc:
         raise NotAuthenticated(f"Invalid access token: {exc.reason}") from None
@@ -174,4 +232,4 @@ async def caller_from_access_token(token: str, *, deps: Deps) -> Caller:
         found = await repo.session_and_user(conn, session_id=session_id)
     if found is None or not found[0].is_active(deps.clock()) or str(found[1].id) != principal.user_id:
         raise NotAuthenticated(SESSION_ENDED)
-    return Caller(found[1], found[0])
+    return Caller(found[1], found[0], client)
