@@ -131,12 +131,16 @@ async def run_dispatcher(deps: Deps) -> None:
 
     async with deps.pool.acquire() as listener:
         await listener.add_listener(repository.WAKE_CHANNEL, on_notify)
-        while True:
-            wake.clear()
-            try:
-                if await submit_waiting(deps):
-                    continue
-            except Exception as exc:
-                _log.exception("dispatch_failed", error_type=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), deps.settings.dispatch_interval_s)
+        try:
+            while True:
+                wake.clear()
+                try:
+                    if await submit_waiting(deps):
+                        continue
+                except Exception as exc:
+                    _log.exception("dispatch_failed", error_type=type(exc).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), deps.settings.dispatch_interval_s)
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(repository.WAKE_CHANNEL, on_notify)

@@ -1,21 +1,14 @@
-"""media-dispatch against real Postgres and S3 (moto), with RunPod faked as its docs describe it.
-
-`FakeRunpod` answers `/run` with `{"id", "status": "IN_QUEUE"}`, `/status/{id}` with the body the test
-sets (404 for a job it does not know, as the cloud does once ttl or retention passed), `/cancel`, and
-`/health`; `refuse_runs` scripts 429/5xx answers with `Retry-After`. The e2e tests use the real stand-in.
-"""
+"""media-dispatch against real Postgres and S3 (moto), with RunPod faked as its docs describe it:
+`media_dispatch_support.FakeRunpod` (the e2e tests use the real stand-in)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import httpx
-import msgspec
 import pytest
+from media_dispatch_support import FakeRunpod
 
 from codex_bus import BUS_MIGRATIONS
 from codex_media_dispatch.bootstrap import Deps, bootstrap
@@ -26,55 +19,6 @@ from codex_platform.testing import TokenIssuer
 
 MIGRATIONS = [BUS_MIGRATIONS, MigrationSource("media-dispatch", "codex_media_dispatch.migrations")]
 RUN_URL = "https://api.runpod.test/v2"
-
-
-@dataclass
-class FakeRunpod:
-    runs: list[dict[str, Any]] = field(default_factory=list)  # accepted /run bodies, with "id"
-    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
-    cancelled: list[str] = field(default_factory=list)
-    refusals: list[tuple[int, str | None]] = field(default_factory=list)  # next /run answers
-    refused: int = 0
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
-
-    def refuse_runs(self, *answers: tuple[int, str | None]) -> None:
-        self.refusals.extend(answers)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if request.headers.get("authorization") != "Bearer test-key":
-            return httpx.Response(401, json={"error": "unauthorized"})
-        parts = request.url.path.split("/")  # /v2/{endpoint}/{operation}[/{id}]
-        operation = parts[3]
-        if operation == "run":
-            if self.refusals:
-                code, retry_after = self.refusals.pop(0)
-                self.refused += 1
-                headers = {"Retry-After": retry_after} if retry_after else {}
-                return httpx.Response(code, headers=headers, json={"error": "try later"})
-            job_id = f"rp-{next(self._ids)}"
-            body = msgspec.json.decode(request.content)
-            self.runs.append({**body, "id": job_id})
-            self.statuses[job_id] = {"id": job_id, "status": "IN_QUEUE"}
-            return httpx.Response(200, json={"id": job_id, "status": "IN_QUEUE"})
-        if operation == "status":
-            status = self.statuses.get(parts[4])
-            return (
-                httpx.Response(200, json=status)
-                if status
-                else httpx.Response(404, json={"error": "not found"})
-            )
-        if operation == "cancel":
-            self.cancelled.append(parts[4])
-            if parts[4] in self.statuses:
-                self.statuses[parts[4]] = {"id": parts[4], "status": "CANCELLED"}
-            return httpx.Response(200, json={"id": parts[4], "status": "CANCELLED"})
-        if operation == "health":
-            return httpx.Response(200, json={"jobs": {"inQueue": len(self.runs)}, "workers": {"idle": 0}})
-        return httpx.Response(404)
-
-    @property
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
 
 
 @pytest.fixture

@@ -1,13 +1,21 @@
 """Helpers shared by media-dispatch's integration tests (and its e2e tests): deliver an upload,
-read the outbox, store what a worker would have written."""
+read the outbox, store what a worker would have written; and RunPod faked as its docs describe it.
+
+`FakeRunpod` answers `/run` with `{"id", "status": "IN_QUEUE"}`, `/status/{id}` with the body the test
+sets (404 for a job it does not know, as the cloud does once ttl or retention passed), `/cancel` and
+`/health`; `refuse_runs` scripts 429/5xx answers with `Retry-After`.
+"""
 
 from __future__ import annotations
 
+import itertools
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 
 from codex_bus import Message
@@ -64,3 +72,52 @@ async def worker_output(storage: Storage, asset_id: str, job_id: str) -> dict[st
         "thumbnail": {"width": 320, "height": 180, "size_bytes": 7, "at_s": 0.75},
         "encoder": "libx264", "decoder": "h264",
     }  # fmt: skip
+
+
+@dataclass
+class FakeRunpod:
+    runs: list[dict[str, Any]] = field(default_factory=list)  # accepted /run bodies, with "id"
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)
+    refusals: list[tuple[int, str | None]] = field(default_factory=list)  # next /run answers
+    refused: int = 0
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def refuse_runs(self, *answers: tuple[int, str | None]) -> None:
+        self.refusals.extend(answers)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("authorization") != "Bearer test-key":
+            return httpx.Response(401, json={"error": "unauthorized"})
+        parts = request.url.path.split("/")  # /v2/{endpoint}/{operation}[/{id}]
+        operation = parts[3]
+        if operation == "run":
+            if self.refusals:
+                code, retry_after = self.refusals.pop(0)
+                self.refused += 1
+                headers = {"Retry-After": retry_after} if retry_after else {}
+                return httpx.Response(code, headers=headers, json={"error": "try later"})
+            job_id = f"rp-{next(self._ids)}"
+            body = msgspec.json.decode(request.content)
+            self.runs.append({**body, "id": job_id})
+            self.statuses[job_id] = {"id": job_id, "status": "IN_QUEUE"}
+            return httpx.Response(200, json={"id": job_id, "status": "IN_QUEUE"})
+        if operation == "status":
+            status = self.statuses.get(parts[4])
+            return (
+                httpx.Response(200, json=status)
+                if status
+                else httpx.Response(404, json={"error": "not found"})
+            )
+        if operation == "cancel":
+            self.cancelled.append(parts[4])
+            if parts[4] in self.statuses:
+                self.statuses[parts[4]] = {"id": parts[4], "status": "CANCELLED"}
+            return httpx.Response(200, json={"id": parts[4], "status": "CANCELLED"})
+        if operation == "health":
+            return httpx.Response(200, json={"jobs": {"inQueue": len(self.runs)}, "workers": {"idle": 0}})
+        return httpx.Response(404)
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)

@@ -9,8 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from conftest import FakeRunpod
-from media_dispatch_support import asset_of, deliver, events, upload_completed, worker_output
+from media_dispatch_support import FakeRunpod, asset_of, deliver, events, upload_completed, worker_output
 
 from codex_media_dispatch.app import create_app
 from codex_media_dispatch.bootstrap import Deps
