@@ -14,7 +14,8 @@ def pattern_clip(
 ) -> Path:
     """`seconds` of lavfi's testsrc2 with a 440 Hz tone, H.264 + AAC in MP4."""
     with av.open(str(path), "w") as output:
-        video = output.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
+        # A few MB: under the single-PUT threshold, so the journey shows both upload methods.
+        video = output.add_stream("libx264", rate=rate, options={"preset": "veryfast", "crf": "30"})
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         sound = output.add_stream("aac", rate=48000)
         sound.layout = "stereo"
