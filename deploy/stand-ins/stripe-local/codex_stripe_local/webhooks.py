@@ -51,6 +51,7 @@ class WebhookSender:
         self.log: list[DeliveryAttempt] = []
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._held: list[dict[str, Any]] = []
+        self._in_flight = 0  # deliveries the dispatcher is sending now
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._dispatcher: asyncio.Task[None] | None = None
@@ -80,7 +81,7 @@ class WebhookSender:
         self._spawn(self._deliver(event, 1))
 
     def idle(self) -> bool:
-        return self._queue.empty() and not self._held and not self._tasks
+        return self._queue.empty() and not self._held and not self._tasks and not self._in_flight
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -90,26 +91,33 @@ class WebhookSender:
     async def _dispatch(self) -> None:
         while True:
             event = await self._queue.get()
-            rule = self.faults.take(event["type"])
-            if rule is None:
-                await self._deliver(event, 1)
-            elif rule.fault == "drop":
-                self._record(event, 0, "dropped", None)
-                continue
-            elif rule.fault == "duplicate":
-                await self._deliver(event, 1)
-                await self._deliver(event, 1)
-            elif rule.fault == "delay":
-                self._spawn(self._later(event, rule.delay_s))
-                continue
-            elif rule.fault == "reorder":
-                self._held.append(event)
-                self._spawn(self._release_held(event, self.settings.reorder_hold_s))
-                continue
-            # an event went out: whatever was held back goes after it
-            held, self._held = self._held, []
-            for late in held:
-                await self._deliver(late, 1)
+            self._in_flight += 1
+            try:
+                await self._dispatch_one(event)
+            finally:
+                self._in_flight -= 1
+
+    async def _dispatch_one(self, event: dict[str, Any]) -> None:
+        rule = self.faults.take(event["type"])
+        if rule is None:
+            await self._deliver(event, 1)
+        elif rule.fault == "drop":
+            self._record(event, 0, "dropped", None)
+            return
+        elif rule.fault == "duplicate":
+            await self._deliver(event, 1)
+            await self._deliver(event, 1)
+        elif rule.fault == "delay":
+            self._spawn(self._later(event, rule.delay_s))
+            return
+        elif rule.fault == "reorder":
+            self._held.append(event)
+            self._spawn(self._release_held(event, self.settings.reorder_hold_s))
+            return
+        # an event went out: whatever was held back goes after it
+        held, self._held = self._held, []
+        for late in held:
+            await self._deliver(late, 1)
 
     async def _later(self, event: dict[str, Any], delay_s: float) -> None:
         await asyncio.sleep(delay_s)
