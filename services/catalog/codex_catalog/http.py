@@ -31,6 +31,13 @@ from codex_platform.http import (
 DepsParam: TypeAlias = SkipValidation[Deps]
 ViewerParam: TypeAlias = SkipValidation[Caller | None]
 ContentId: TypeAlias = FromPath[uuid.UUID]
+# Public routes that show more to a signed-in caller: OpenAPI's way to say the token is optional.
+OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, *BEARER_SECURITY]
+PLAYBACK_REFUSALS = {
+    403: "Paid content the caller has not bought",
+    404: "No such content, or not published and not the caller's",
+    409: "The video is not ready (processing or failed)",
+}
 
 
 def caller_of(principal: Principal) -> Caller:
@@ -88,7 +95,12 @@ class ContentController(Controller):
         query = listing_query(limit=limit, creator=creator, pricing=pricing, q=q, cursor=cursor)
         return ContentPage.of(await commands.list_content(query, deps=deps))
 
-    @get("/{content_id:uuid}", operation_id="getContent", responses=problems(400, 401, 404))
+    @get(
+        "/{content_id:uuid}",
+        operation_id="getContent",
+        security=OPTIONAL_BEARER,
+        responses=problems(400, 401, 404, descriptions={401: "A token was sent and is not valid"}),
+    )
     async def get_content(self, content_id: ContentId, viewer: ViewerParam, deps: DepsParam) -> Content:
         """Published content for anyone; drafts and the like for their creator (and admins)."""
         return Content.of(await commands.view_content(viewer, str(content_id), deps=deps))
@@ -142,7 +154,7 @@ class ContentController(Controller):
         operation_id="getPlayback",
         security=BEARER_SECURITY,
         cache_control=CacheControlHeader(private=True, no_store=True),
-        responses=problems(400, 401, 403, 404, 409),
+        responses=problems(400, 401, 403, 404, 409, descriptions=PLAYBACK_REFUSALS),
     )
     async def playback(self, content_id: ContentId, principal: CurrentPrincipal, deps: DepsParam) -> Playback:
         """Short-lived URLs of each rendition and the thumbnail, for the creator, admins, buyers, and

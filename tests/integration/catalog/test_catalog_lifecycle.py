@@ -32,8 +32,11 @@ async def test_draft_processing_ready_published(catalog: Catalog) -> None:
     assert published.status_code == 200, published.text
     assert published.json()["status"] == "published"
     assert published.json()["published_at"] is not None
-    # Anyone can see it now, without a token.
+    # Anyone can see it now, without a token, with the creator's name once auth has told it.
     assert (await catalog.get(draft["id"])).json()["status"] == "published"
+    assert (await catalog.get(draft["id"])).json()["creator_name"] is None
+    await catalog.deliver(registered(creator.id, "Ada Lovelace"))
+    assert (await catalog.get(draft["id"])).json()["creator_name"] == "Ada Lovelace"
     assert await catalog.announced(draft["id"]) == [
         "catalog.content.updated.v1",  # upload attached: processing
         "catalog.content.updated.v1",  # asset ready: ready
