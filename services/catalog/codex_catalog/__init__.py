@@ -1,0 +1,1 @@
+"""The catalog service: content, listings and search, the access projection, entitled playback."""
