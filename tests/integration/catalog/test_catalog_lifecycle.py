@@ -198,3 +198,20 @@ async def test_bad_input_is_a_400_naming_the_field(catalog: Catalog) -> None:
         assert response.status_code == 400, (body, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert field in response.text, response.text
+
+
+async def test_publish_racing_the_asset_event_publishes_exactly_once(catalog: Catalog) -> None:
+    """The request locks the content then reads the asset; the handler records the asset then locks
+    the content: whichever commits first, the other sees it."""
+    import asyncio
+
+    creator = catalog.person("creator")
+    contents = [await catalog.create(creator, upload_id=f"up-race-{i}") for i in range(6)]
+    for i, content in enumerate(contents):
+        publish, _ = await asyncio.gather(
+            catalog.publish(content["id"], creator), catalog.deliver(asset_ready(f"up-race-{i}", creator.id))
+        )
+        assert publish.status_code == 200
+    for content in contents:
+        assert await catalog.status(content["id"], creator) == "published"
+        assert (await catalog.announced(content["id"])).count("catalog.content.published.v1") == 1
