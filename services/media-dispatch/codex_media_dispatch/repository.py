@@ -77,7 +77,7 @@ async def claim_for_submission(
         await conn.execute(
             """
             UPDATE assets SET state = 'submitted', job_id = $2, runpod_job_id = NULL, attempts = $3,
-                last_submitted_at = now(), first_submitted_at = coalesce(first_submitted_at, now()),
+                last_submitted_at = now(),
                 check_at = now() + make_interval(secs => $4), progress_percent = NULL,
                 progress_stage = NULL, updated_at = now()
             WHERE id = $1
@@ -105,8 +105,11 @@ async def record_runpod_id(pool: asyncpg.Pool[Any], claimed: Claimed, runpod_id:
         await conn.execute(
             """
             UPDATE assets SET runpod_job_id = $3, submit_failures = 0, updated_at = now(),
-                check_at = now() + make_interval(secs => $4)
-            WHERE id = $1 AND job_id = $2 AND state IN ('submitted', 'running')
+                last_submitted_at = now(), first_submitted_at = coalesce(first_submitted_at, now()),
+                -- a fast job's webhook may have decided the asset already
+                check_at = CASE WHEN state IN ('submitted', 'running')
+                                THEN now() + make_interval(secs => $4) END
+            WHERE id = $1 AND job_id = $2
             """,
             claimed.asset_id, claimed.job_id, runpod_id, poll_s,
         )  # fmt: skip
