@@ -54,12 +54,17 @@ class Output:
     """Where a command writes: `fmt` is table, wide, json or jsonl."""
 
     def __init__(
-        self, fmt: str = "table", stream: TextIO | None = None, *, errors: TextIO | None = None
+        self,
+        fmt: str = "table",
+        stream: TextIO | None = None,
+        *,
+        errors: TextIO | None = None,
+        width: int | None = None,
     ) -> None:
         self.fmt = fmt
         self.stream = stream or sys.stdout
         self.terminal = self.stream.isatty()
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=False)
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=False, width=width)
         # Errors and progress: never markup (a message may hold brackets), never a wrapped id.
         self.errors = Console(file=errors or sys.stderr, highlight=False, markup=False, soft_wrap=True)
 
@@ -120,7 +125,12 @@ class Output:
             table.add_row(*(_wrap(row[i], sizes[i]) if columns[i].wrap else row[i] for i in shown))
         # Never narrower than the columns: a terminal too narrow for the ids folds the line
         # itself, rather than rich cutting an id.
-        self.console.print(table, width=max(limit, sum(sizes.values()) + _GAP * (len(shown) - 1)))
+        total = sum(sizes.values()) + _GAP * (len(shown) - 1)
+        self.console.width = max(limit, total)  # rich would shrink (cut) columns to its width
+        try:
+            self.console.print(table, crop=False)
+        finally:
+            self.console.width = limit
         if not wide and hidden:
             self.note(f"({', '.join(hidden)} hidden at {limit} columns: -o wide shows every column)")
 
