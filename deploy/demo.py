@@ -26,13 +26,9 @@ sys.path.insert(0, str(ROOT / "deploy"))
 from journey import story  # noqa: E402
 from journey.steps import PASSWORD, Actor, Journey, StepFailed  # noqa: E402
 
-READY = {
-    "auth": "http://127.0.0.1:8001/readyz",
-    "catalog": "http://127.0.0.1:8002/readyz",
-    "upload": "http://127.0.0.1:8003/readyz",
-    "media-dispatch": "http://127.0.0.1:8004/readyz",
-    "purchase": "http://127.0.0.1:8005/readyz",
-}
+OFFSET = int(os.environ.get("CODEX_DEV_PORT_OFFSET", "0"))  # as deploy/dev.py moves its ports
+PORTS = {"auth": 8001, "catalog": 8002, "upload": 8003, "media-dispatch": 8004, "purchase": 8005}
+READY = {name: f"http://127.0.0.1:{port + OFFSET}/readyz" for name, port in PORTS.items()}
 
 
 def not_ready(gateway: str) -> list[str]:
@@ -89,8 +85,10 @@ def create_admin(run_id: str) -> Actor:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gateway", default="http://localhost:8080")
-    parser.add_argument("--stripe", default=os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:8011"))
+    parser.add_argument("--gateway", default=f"http://localhost:{8080 + OFFSET}")
+    parser.add_argument(
+        "--stripe", default=os.environ.get("STRIPE_API_BASE", f"http://127.0.0.1:{8011 + OFFSET}")
+    )
     parser.add_argument(
         "--stripe-secret-key", default=os.environ.get("STRIPE_SECRET_KEY", "sk_test_codex_local")
     )
@@ -98,7 +96,7 @@ def main() -> int:
     args = parser.parse_args()
     ensure_running(args.gateway)
     run_id = secrets.token_hex(3)
-    journey = Journey(args.gateway, args.stripe, args.stripe_secret_key, run_id=run_id)
+    journey = Journey(args.gateway, args.stripe, args.stripe_secret_key, origin=args.gateway, run_id=run_id)
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="codex-demo-") as workdir:

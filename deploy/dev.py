@@ -46,6 +46,15 @@ class Service:
         return (self.folder / self.module / "cli.py").is_file()
 
 
+# Every port moves by CODEX_DEV_PORT_OFFSET (the end-to-end test runs a second suite beside `make dev`).
+OFFSET = int(os.environ.get("CODEX_DEV_PORT_OFFSET", "0"))
+
+
+def local(port: int, path: str = "") -> str:
+    """The local URL of a default port, moved by the offset."""
+    return f"http://127.0.0.1:{port + OFFSET}{path}"
+
+
 RUNPOD_KEY = "local-dev-key"
 # The suite's processes, in start order. Ports are ARCHITECTURE.md's defaults.
 SERVICES = [
@@ -71,7 +80,7 @@ SERVICES = [
         worker=False,
         home="deploy/stand-ins",
         stand_in_for="STRIPE_API_BASE",
-        extra={"CODEX_STRIPE_LOCAL_WEBHOOK_URL": "http://127.0.0.1:8005/webhooks/stripe"},
+        extra={"CODEX_STRIPE_LOCAL_WEBHOOK_URL": local(8005, "/webhooks/stripe")},
     ),
     Service("auth", "codex_auth", 8001, extra={"CODEX_AUTH_REQUIRE_EMAIL_VERIFICATION": "false"}),
     Service("catalog", "codex_catalog", 8002),
@@ -90,24 +99,24 @@ SERVICES = [
         "media-dispatch",
         "codex_media_dispatch",
         8004,
-        extra={"CODEX_MEDIA_DISPATCH_PUBLIC_URL": "http://127.0.0.1:8004"},
+        extra={"CODEX_MEDIA_DISPATCH_PUBLIC_URL": local(8004)},
     ),
     Service("purchase", "codex_purchase", 8005),
 ]
 STAND_IN_ENV = {
     "RUNPOD_API_BASE": {
-        "RUNPOD_API_BASE": "http://127.0.0.1:8010/v2",
+        "RUNPOD_API_BASE": local(8010, "/v2"),
         "RUNPOD_API_KEY": RUNPOD_KEY,
         "RUNPOD_ENDPOINT_ID": "codex-transcode",
     },
     "STRIPE_API_BASE": {
-        "STRIPE_API_BASE": "http://127.0.0.1:8011",
+        "STRIPE_API_BASE": local(8011),
         "STRIPE_SECRET_KEY": "sk_test_codex_local",
         "STRIPE_PUBLISHABLE_KEY": "pk_test_codex_local",
         "STRIPE_WEBHOOK_SECRET": "whsec_codex_local_development_secret",
     },
 }
-GATEWAY_PORT = 8080
+GATEWAY_PORT = 8080 + OFFSET
 
 
 def reachable(url: str, default_port: int) -> bool:
@@ -138,6 +147,13 @@ def base_env() -> dict[str, str]:
     env.setdefault("S3_BUCKET", "codex-media")
     env.setdefault("S3_REGION", "us-east-1")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("JWKS_URL", local(8001, "/.well-known/jwks.json"))
+    gateway = f"http://localhost:{GATEWAY_PORT}"
+    env.setdefault("CORS_ORIGINS", f"{gateway},http://127.0.0.1:{GATEWAY_PORT}")
+    env.setdefault("APP_URL", gateway)
+    for name, port in (("AUTH", 8001), ("CATALOG", 8002), ("UPLOAD", 8003), ("MEDIA_DISPATCH", 8004)):
+        env.setdefault(f"CODEX_GATEWAY_{name}_URL", local(port))
+    env.setdefault("CODEX_GATEWAY_PURCHASE_URL", local(8005))
     return env
 
 
@@ -200,7 +216,7 @@ async def start_s3(sup: Supervisor, env: dict[str, str]) -> str | None:
     """moto's S3 server where no S3 endpoint is configured; returns its URL, or None if one is."""
     if env.get("S3_ENDPOINT_URL"):
         return None
-    port = free_port(9000)
+    port = free_port(9000 + OFFSET)
     url = f"http://127.0.0.1:{port}"
     moto = shutil.which("moto_server", path=str(Path(PYTHON).parent)) or "moto_server"
     await sup.start("s3 (moto)", [moto, "-H", "127.0.0.1", "-p", str(port)], env)
@@ -264,7 +280,8 @@ async def main() -> int:
                     table.append((svc.name, f"not started: {svc.stand_in_for} is set"))
                     continue
                 env.update(STAND_IN_ENV[svc.stand_in_for])
-            svc_env = {**env, **svc.extra, "PORT": str(svc.port)}
+            svc_port = svc.port + OFFSET
+            svc_env = {**env, **svc.extra, "PORT": str(svc_port)}
             cli = [PYTHON, "-m", f"{svc.module}.cli"]
             if svc.migrate and await sup.run_once(f"{svc.name} migrate", [*cli, "migrate"], svc_env) != 0:
                 print(f"make dev: migrating {svc.name} failed; see its lines above", file=sys.stderr)
@@ -273,10 +290,10 @@ async def main() -> int:
                 if await sup.run_once(f"{svc.name} {command}", [*cli, command], svc_env) != 0:
                     print(f"make dev: {svc.name} {command} failed; see its lines above", file=sys.stderr)
                     return 1
-            await sup.start(svc.name, [*cli, "serve", "--port", str(svc.port)], svc_env)
+            await sup.start(svc.name, [*cli, "serve", "--port", str(svc_port)], svc_env)
             if svc.worker:
                 await sup.start(f"{svc.name} worker", [*cli, "worker"], svc_env)
-            table.append((svc.name, f"http://127.0.0.1:{svc.port}  (docs: /docs)"))
+            table.append((svc.name, f"http://127.0.0.1:{svc_port}  (docs: /docs)"))
         await sup.start("gateway", [PYTHON, "deploy/gateway/local.py", "--port", str(GATEWAY_PORT)], env)
         table.insert(0, ("gateway", f"http://localhost:{GATEWAY_PORT}  (the console and every API)"))
         absent = [s.name for s in SERVICES if not s.present]
