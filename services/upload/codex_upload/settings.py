@@ -32,7 +32,8 @@ class UploadSettings(ServiceSettings, frozen=True, kw_only=True):
     """Up to this size an upload is one presigned PUT; above it, S3 multipart."""
     part_size_bytes: Annotated[int, msgspec.Meta(ge=S3_MIN_PART_BYTES, le=S3_MAX_PART_BYTES)] = 16 * MIB
     """Preferred part size; larger where the file would need more than 10,000 parts."""
-    upload_ttl_s: Positive = 24 * 3600
+    # At most 7 days: the longest a SigV4 presigned URL may live, and the PUT URL lives as long.
+    upload_ttl_s: Annotated[int, msgspec.Meta(ge=60, le=7 * 24 * 3600)] = 24 * 3600
     """How long an upload stays open for its bytes before the sweeper expires it."""
     part_url_ttl_s: Positive = 3600
     """Validity of a presigned part URL (capped by the upload's expiry); clients ask again."""

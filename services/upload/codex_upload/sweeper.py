@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import structlog
 
 from codex_platform.errors import DomainError
@@ -109,8 +110,13 @@ async def sweep_once(deps: Deps) -> Sweep:
 async def run_sweeper(deps: Deps) -> None:
     """Sweep until cancelled: at once again after a full batch, else after `sweep_interval_s`."""
     while True:
-        sweep = await sweep_once(deps)
-        if sweep.claimed < deps.settings.sweep_batch:
+        try:
+            claimed = (await sweep_once(deps)).claimed
+        except (asyncpg.PostgresError, OSError) as exc:
+            # The database blinked: what was claimed rolled back and is swept again next time.
+            _log.warning("sweep_aborted", error_type=type(exc).__name__, error=str(exc)[:300])
+            claimed = 0
+        if claimed < deps.settings.sweep_batch:
             await asyncio.sleep(deps.settings.sweep_interval_s)
 
 

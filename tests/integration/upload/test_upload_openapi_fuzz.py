@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode, checks
 
-from codex_platform.testing import TokenIssuer
+from codex_platform.testing import TokenIssuer, bearer
 from codex_upload.app import create_app
 from codex_upload.settings import UploadSettings
 
@@ -53,8 +54,15 @@ def serve_in_thread(app: Any) -> Iterator[str]:
 def running_upload(
     upload_settings_factory: Callable[..., UploadSettings], migrated: str, token_issuer: TokenIssuer
 ) -> Iterator[tuple[str, str]]:
+    token = token_issuer.token(role="creator")
     with serve_in_thread(create_app(upload_settings_factory())) as url:
-        yield url, token_issuer.token(role="creator")
+        # The first signed-in request fetches the JWKS; on a loaded machine that fetch may be slow,
+        # and a 503 for it is not what this test hunts. Once fetched, the keys are cached.
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/uploads", headers=bearer(token), timeout=30).status_code != 200:
+            assert time.monotonic() < deadline, "the service never accepted the token"
+            time.sleep(0.5)
+        yield url, token
 
 
 def operation_ids() -> list[str]:
