@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
 from bus_support import Recorder, archived, depth_is, eventually, fail_by_kind, queue_depth
+from dlq_support import cli as cli_process
+from dlq_support import cli_here
 
 from codex_bus import Bus, Consumer, ConsumerSettings, DeadLetterQueue, MessageBatch, subscribe
 from codex_contracts.events import ContentArchivedV1
@@ -27,22 +27,11 @@ async def dead_letter(bus: Bus, content_ids: list[str]) -> tuple[Consumer, dict[
     return consumer, {e.data.content_id: e.id for e in envelopes}  # type: ignore[attr-defined]
 
 
-async def cli(amqp_url: str, *args: str, stdin: bytes = b"") -> tuple[int, str]:
-    """Run `codex-dlq` in its own process; returns its exit status and output."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "codex_bus.dlq_cli",
-        "--amqp-url",
-        amqp_url,
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "COLUMNS": "250"},
-    )
-    output, _ = await process.communicate(stdin)
-    return process.returncode or 0, output.decode()
+async def cli(amqp_url: str, *args: str) -> tuple[int, str]:
+    """Run `codex-dlq` (in this process: tests/integration/bus/test_dlq_cli.py runs it as one);
+    returns its exit status and output (stdout, then stderr)."""
+    run = await cli_here(amqp_url, *args)
+    return run.status, run.out + run.err
 
 
 async def test_a_replayed_dead_letter_is_handled(bus: Bus, amqp_url: str) -> None:
@@ -111,8 +100,8 @@ async def test_export_then_purge_leaves_the_file_complete(bus: Bus, amqp_url: st
     assert status == 0, output
     assert await queue_depth(bus, consumer.dead_letter_queue) == 4  # export removes nothing
 
-    status, output = await cli(amqp_url, "purge", consumer.dead_letter_queue)
-    assert status == 1 and "--yes" in output  # no terminal to ask on: refuses
+    refused = await cli_process(amqp_url, "purge", consumer.dead_letter_queue)
+    assert refused.status == 1 and "--yes" in refused.err  # no terminal to ask on: refuses
     status, output = await cli(amqp_url, "purge", consumer.dead_letter_queue, "--yes")
     assert status == 0 and "purged 4" in output, output
     assert await queue_depth(bus, consumer.dead_letter_queue) == 0
