@@ -29,6 +29,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ECHO_WORKER = REPO / "tests" / "e2e" / "workers" / "echo_worker.py"
 RUNPOD_KEY = "e2e-runpod-key"
+DEVELOPER_RUNPOD_KEY = "developer-real-runpod-key"
 
 
 def _free_port() -> int:
@@ -65,21 +66,30 @@ class RunpodWebhook:
 
 @dataclass
 class RunpodWebhookReceiver:
-    """Records every POST to /hooks/<name>; answers 200 unless a script of status codes says otherwise."""
+    """Records every POST to /hooks/<name>; answers 200 unless a script of status codes says otherwise,
+    at once unless a script of delays (seconds before answering) says otherwise."""
 
     port: int = 0
     arrivals: list[RunpodWebhook] = field(default_factory=list)
     scripts: dict[str, list[int]] = field(default_factory=dict)
+    delays: dict[str, list[float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/{name}"
 
-    def new_url(self, script: list[int] | None = None) -> tuple[str, str]:
+    def new_url(self, script: list[int] | None = None, delays: list[float] | None = None) -> tuple[str, str]:
         name = uuid.uuid4().hex
         if script:
             self.scripts[name] = list(script)
+        if delays:
+            self.delays[name] = list(delays)
         return name, self.url(name)
+
+    def delay(self, name: str) -> float:
+        with self.lock:
+            script = self.delays.get(name)
+            return script.pop(0) if script else 0.0
 
     def received(self, name: str) -> list[RunpodWebhook]:
         with self.lock:
@@ -111,6 +121,7 @@ def runpod_webhook_receiver() -> Iterator[RunpodWebhookReceiver]:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             name = self.path.rsplit("/", 1)[-1]
             code = receiver.record(name, msgspec.json.decode(raw))
+            time.sleep(receiver.delay(name))  # a slow receiver: the body arrived, the answer is late
             self.send_response(code)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -191,10 +202,12 @@ class RunpodLocal:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def start_runpod_local(log_dir: Path, **settings: Any) -> RunpodLocal:
+def start_runpod_local(
+    log_dir: Path, *, extra_env: dict[str, str] | None = None, **settings: Any
+) -> RunpodLocal:
     """Start `python -m codex_runpod_local.cli serve` with CODEX_RUNPOD_LOCAL_<NAME>=value settings."""
     port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOG_FORMAT": "console"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOG_FORMAT": "console", **(extra_env or {})}
     env.update({f"CODEX_RUNPOD_LOCAL_{k.upper()}": str(v) for k, v in settings.items()})
     env["CODEX_RUNPOD_LOCAL_PORT"] = str(port)
     env.setdefault("CODEX_RUNPOD_LOCAL_API_KEY", RUNPOD_KEY)
@@ -246,6 +259,7 @@ RUNPOD_E2E_SETTINGS: dict[str, Any] = {
     "workers": 2,
     "webhook_attempts": 3,
     "webhook_interval_s": 0.5,
+    "webhook_timeout_s": 0.5,  # 2 s by default; short here so that a slow receiver test is quick
     "worker_poll_wait_s": 2,
     "worker_ping_interval_ms": 1000,
     "sweep_interval_s": 0.05,
@@ -259,8 +273,14 @@ RUNPOD_E2E_SETTINGS: dict[str, Any] = {
 def runpod_local(
     runpod_worker_python: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunpodLocal]:
+    # The server runs as a developer's shell would: a HOME holding real RunPod credentials and
+    # RUNPOD_API_KEY set. Its workers must see neither (test_runpod_local_quirks.py).
+    home = tmp_path_factory.mktemp("developer-home")
+    (home / ".runpod").mkdir()
+    (home / ".runpod" / "config.toml").write_text(f'[default]\napi_key = "{DEVELOPER_RUNPOD_KEY}"\n')
     server = start_runpod_local(
         tmp_path_factory.mktemp("runpod-local"),
+        extra_env={"HOME": str(home), "RUNPOD_API_KEY": DEVELOPER_RUNPOD_KEY},
         worker_command=f"{runpod_worker_python} {ECHO_WORKER}",
         **RUNPOD_E2E_SETTINGS,
     )
@@ -283,8 +303,8 @@ def runpod_local_factory(tmp_path: Path) -> Iterator[Callable[..., RunpodLocal]]
     """Start further endpoints with their own settings (stopped after the test)."""
     started: list[RunpodLocal] = []
 
-    def start(**settings: Any) -> RunpodLocal:
-        server = start_runpod_local(tmp_path, **settings)
+    def start(*, extra_env: dict[str, str] | None = None, **settings: Any) -> RunpodLocal:
+        server = start_runpod_local(tmp_path, extra_env=extra_env, **settings)
         started.append(server)
         return server
 

@@ -34,8 +34,8 @@ def test_a_job_runs_on_an_sdk_worker_and_its_webhook_arrives_once_as_the_cloud_s
     assert done["executionTime"] >= 500
 
     [webhook] = runpod_webhook_receiver.wait_for(hook)
-    # the cloud's webhook: the /status body, with the input echoed
-    assert webhook.body == {**done, "input": job_input}
+    # the cloud's webhook: the /status body, with the input and the webhook URL echoed
+    assert webhook.body == {**done, "input": job_input, "webhook": url}
     time.sleep(0.7)  # longer than the retry interval: a second copy would be here by now
     assert len(runpod_webhook_receiver.received(hook)) == 1
 
@@ -136,9 +136,18 @@ def test_a_job_past_its_execution_timeout_times_out_and_can_be_retried(
     runpod_local.wait_for("echo", job_id, "TIMED_OUT", timeout=10)
 
 
-def test_a_queued_job_past_its_ttl_times_out(runpod_local: RunpodLocal) -> None:
-    job_id = runpod_local.run("idle", {"n": 1}, policy={"ttl": 300})
-    assert runpod_local.wait_for("idle", job_id, "TIMED_OUT", timeout=5)["error"]
+def test_a_queued_job_past_its_ttl_is_deleted(
+    runpod_local: RunpodLocal, runpod_webhook_receiver: RunpodWebhookReceiver
+) -> None:
+    hook, url = runpod_webhook_receiver.new_url()
+    job_id = runpod_local.run("idle", {"n": 1}, policy={"ttl": 300}, webhook=url)
+    deadline = time.monotonic() + 5
+    while runpod_local.status("idle", job_id).status_code == 200:
+        assert time.monotonic() < deadline, "the job outlived its ttl"
+        time.sleep(0.03)
+    assert runpod_local.status("idle", job_id).status_code == 404
+    time.sleep(0.3)
+    assert runpod_webhook_receiver.received(hook) == []  # deleted, not TIMED_OUT: no webhook
 
 
 def test_purge_queue_removes_the_queued_jobs(runpod_local: RunpodLocal) -> None:
@@ -161,7 +170,14 @@ def test_health_counts_jobs_and_workers(runpod_local: RunpodLocal) -> None:
     assert during["jobs"]["inProgress"] >= 1 and during["workers"]["running"] >= 1
     runpod_local.wait_for("echo", job_id, "COMPLETED")
     assert runpod_local.health("echo")["jobs"]["completed"] == before["jobs"]["completed"] + 1
-    assert runpod_local.health("idle")["workers"] == {"idle": 0, "running": 0, "initializing": 0}
+    assert runpod_local.health("idle")["workers"] == {
+        "idle": 0,
+        "initializing": 0,
+        "ready": 0,
+        "running": 0,
+        "throttled": 0,
+        "unhealthy": 0,
+    }
 
 
 def test_the_sdk_workers_ping(runpod_local: RunpodLocal) -> None:
@@ -299,7 +315,7 @@ def test_fault_delay_webhook(
     # latency of the /run request (milliseconds), so the webhook left 1.5 s after the end
     ended_by = submitted + (done["delayTime"] + done["executionTime"]) / 1000
     assert webhook.at - ended_by >= 1.45
-    assert webhook.body == {**done, "input": {"n": 1}}
+    assert webhook.body == {**done, "input": {"n": 1}, "webhook": url}
 
 
 def test_fault_complete_without_output(

@@ -97,4 +97,18 @@ async def test_the_transcode_worker_runs_a_job_through_the_local_endpoint(
     assert thumbnail is not None and thumbnail[:2] == b"\xff\xd8"
 
     [webhook] = await asyncio.to_thread(runpod_webhook_receiver.wait_for, hook)
-    assert webhook.body == {**done, "input": job}
+    assert webhook.body == {**done, "input": job, "webhook": webhook_url}
+
+    # A source that is no video: the worker's classified error travels as the JSON string RunPod wants,
+    # the job is FAILED (not COMPLETED without output), and the contract reads the error back.
+    await storage.put_bytes("uploads/notes.txt", b"not a video, just text\n" * 20, content_type="video/mp4")
+    bad = {**job, "job_id": "e2e-transcode-2", "source_url": await storage.presign_get("uploads/notes.txt")}
+    failed_id = server.run("transcode", bad)
+    failed = await asyncio.to_thread(
+        server.wait_for, "transcode", failed_id, "COMPLETED", "FAILED", timeout=60
+    )
+    assert failed["status"] == "FAILED" and isinstance(failed["error"], str), failed
+    refused = result_from_runpod(bad["job_id"], failed)
+    assert refused.status == "failed" and refused.error is not None
+    assert (refused.error.code, refused.error.retryable) == ("NOT_A_VIDEO", False)
+    assert failed["output"]["job_id"] == "e2e-transcode-2" and failed["output"]["renditions"] == []

@@ -75,12 +75,17 @@ def test_an_error_fails_the_job_and_keeps_the_message() -> None:
     assert "output" not in job.status_body(1)
 
 
-def test_a_structured_error_is_kept_as_json_text() -> None:
+@pytest.mark.parametrize("error", [{"code": "bad"}, ["bad"], 7, True])
+def test_a_non_string_error_completes_the_job_without_output_as_the_cloud_does(error: object) -> None:
+    # runpod-python issue 299: "If you use the error key, the value needs to be a str ... if you use a
+    # dict, it will result in the job returning as COMPLETED instead of FAILED without any output".
     b = book()
     job = submit(b)
     b.take("w1", now=0)
-    b.finish(job.id, "w1", {"error": {"code": "bad"}}, now=1)
-    assert job.error == '{"code": "bad"}'
+    transition = b.finish(job.id, "w1", {"error": error, "output": {"rest": 1}}, now=1)
+    assert transition is not None and job.status is JobStatus.COMPLETED
+    body = job.status_body(1)
+    assert "output" not in body and "error" not in body
 
 
 def test_a_null_output_is_still_an_output() -> None:
@@ -206,19 +211,71 @@ def test_a_job_past_its_execution_timeout_times_out_and_its_worker_is_told() -> 
     assert job.status is JobStatus.IN_QUEUE
 
 
-def test_a_job_left_in_the_queue_past_its_ttl_times_out() -> None:
+TTL_10S = Policy(execution_timeout_ms=600_000, ttl_ms=10_000)
+
+
+def test_a_queued_job_past_its_ttl_is_deleted_without_a_transition() -> None:
     b = book()
-    job = submit(b, now=0, policy=Policy(execution_timeout_ms=10_000, ttl_ms=10_000))
+    job = submit(b, now=0, policy=TTL_10S)
     assert b.tick(9.9) == []
-    [transition] = b.tick(10.0)
-    assert transition.job is job and transition.stop_worker is None
-    assert job.status is JobStatus.TIMED_OUT
+    assert b.tick(10.0) == []  # deleted: no TIMED_OUT, no webhook
+    with pytest.raises(JobNotFound):
+        b.get(job.id)
     assert b.take("w1", now=11) == []
+
+
+def test_ttl_counts_from_submission_and_deletes_a_running_job_stopping_its_worker() -> None:
+    b = book()
+    job = submit(b, now=0, policy=TTL_10S)
+    b.take("w1", now=8)  # the run does not restart the clock
+    assert b.tick(9.9) == []
+    b.tick(10.0)
+    with pytest.raises(JobNotFound):
+        b.get(job.id)
+    assert b.take_stop_signals("w1", now=10) == [job.id]
+    assert b.finish(job.id, "w1", {"output": "late"}, now=11) is None
+
+
+def test_ttl_deletes_a_finished_job_before_its_retention_ends() -> None:
+    b = book(retention_s=1800)
+    job = submit(b, now=0, policy=TTL_10S)
+    b.take("w1", now=1)
+    b.finish(job.id, "w1", {"output": 1}, now=2)
+    assert b.get(job.id).status is JobStatus.COMPLETED
+    b.tick(10)
+    with pytest.raises(JobNotFound):
+        b.get(job.id)
+
+
+def test_a_retried_job_taken_again_by_the_same_worker_is_not_stopped_by_the_old_signal() -> None:
+    b = book()
+    job = submit(b, policy=Policy(execution_timeout_ms=2000, ttl_ms=600_000))
+    b.take("w1", now=0)
+    b.tick(2.0)  # TIMED_OUT: a stop signal for w1
+    assert job.status is JobStatus.TIMED_OUT
+    b.retry(job.id, now=3)
+    [again] = b.take("w1", now=3.5)  # within the 30 s a stale signal would live
+    assert again is job
+    assert b.take_stop_signals("w1", now=4) == []
+
+
+def test_a_job_executed_again_runs_a_second_time_under_the_same_id() -> None:
+    b = book()
+    job = submit(b)
+    b.take("w1", now=0)
+    b.finish(job.id, "w1", {"output": "first"}, now=1)
+    b.execute_again(job.id, now=1)
+    assert job.status_body(1) == {"id": job.id, "status": "IN_QUEUE"}
+    [again] = b.take("w2", now=2)
+    assert again is job and job.executions == 2
+    b.finish(job.id, "w2", {"output": "second"}, now=3)
+    assert job.status_body(3)["output"] == "second" and b.counts()["retried"] == 0
 
 
 def test_finished_jobs_are_forgotten_after_retention_sync_ones_sooner() -> None:
     b = book(retention_s=1800, sync_retention_s=60)
-    run, sync = submit(b), submit(b, sync=True)
+    day = Policy(execution_timeout_ms=10_000, ttl_ms=86_400_000)
+    run, sync = submit(b, policy=day), submit(b, policy=day, sync=True)
     b.cancel(run.id, now=0)
     b.cancel(sync.id, now=0)
     b.tick(59.9)

@@ -94,6 +94,8 @@ def test_settings_defaults_match_the_cloud() -> None:
     assert settings.port == 8010 and settings.api_key == "local-dev-key"
     assert settings.retention_s == 1800 and settings.sync_retention_s == 60
     assert (settings.webhook_attempts, settings.webhook_interval_s) == (3, 10)
+    assert settings.webhook_timeout_s == 2  # the cloud gives up on a slow receiver long before 10 s
+    assert (settings.min_execution_timeout_ms, settings.max_execution_timeout_ms) == (5_000, 7 * 86_400_000)
     assert settings.worker_argv == ["gpu/.venv/bin/python", "-m", "codex_gpu"]
 
 

@@ -180,7 +180,8 @@ async def test_purge_queue_and_health(client: AsyncTestClient) -> None:
     health = (await client.get("/v2/ep/health", headers=BEARER)).json()
     assert health == {
         "jobs": {"completed": 0, "failed": 0, "inProgress": 1, "inQueue": 2, "retried": 0},
-        "workers": {"idle": 1, "running": 1, "initializing": 0},
+        # the cloud's worker fields
+        "workers": {"idle": 1, "initializing": 0, "ready": 1, "running": 1, "throttled": 0, "unhealthy": 0},
     }
     purged = (await client.post("/v2/ep/purge-queue", headers=BEARER)).json()
     assert purged == {"removed": 2, "status": "completed"}
@@ -233,3 +234,61 @@ async def test_the_openapi_document_names_every_cloud_operation(client: AsyncTes
         "getEndpointHealth",
         "purgeQueue",
     } <= (operations)
+
+
+@pytest.mark.parametrize(("route", "status"), [("run", 429), ("status", 503), ("cancel", 500)])
+async def test_a_route_fault_answers_its_status_with_retry_after_and_does_nothing(
+    client: AsyncTestClient, route: str, status: int
+) -> None:
+    job_id = await run(client)
+    rule = {"failStatus": status, "failRoutes": [route], "retryAfterSeconds": 1.5, "times": 1}
+    assert (await client.post("/_admin/faults", json=rule, headers=BEARER)).status_code == 201
+    method, path = {
+        "run": ("POST", "/v2/ep/run"),
+        "status": ("GET", f"/v2/ep/status/{job_id}"),
+        "cancel": ("POST", f"/v2/ep/cancel/{job_id}"),
+    }[route]
+    failed = await client.request(method, path, json={"input": {"n": 2}}, headers=BEARER)
+    assert failed.status_code == status and failed.headers["retry-after"] == "2"
+    assert "fault switch" in failed.json()["error"]
+    health = (await client.get("/v2/ep/health", headers=BEARER)).json()
+    assert health["jobs"]["inQueue"] == 1  # no job submitted, none cancelled
+    again = await client.request(method, path, json={"input": {"n": 2}}, headers=BEARER)
+    assert again.status_code == 200  # times: 1
+
+
+async def test_a_route_fault_can_lose_the_answer_of_a_run_that_did_submit(client: AsyncTestClient) -> None:
+    rule = {"failStatus": 502, "failRoutes": ["run"], "failAfterSubmit": True, "times": 1}
+    await client.post("/_admin/faults", json=rule, headers=BEARER)
+    lost = await client.post("/v2/ep/run", json={"input": {"n": 1}}, headers=BEARER)
+    assert lost.status_code == 502 and "retry-after" not in lost.headers
+    assert (await client.get("/v2/ep/health", headers=BEARER)).json()["jobs"]["inQueue"] == 1
+
+
+async def test_a_route_fault_pinned_to_one_job(client: AsyncTestClient) -> None:
+    hit, spared = await run(client), await run(client)
+    rule = {"jobId": hit, "failStatus": 429, "failRoutes": ["status"]}
+    await client.post("/_admin/faults", json=rule, headers=BEARER)
+    assert (await client.get(f"/v2/ep/status/{hit}", headers=BEARER)).status_code == 429
+    assert (await client.get(f"/v2/ep/status/{spared}", headers=BEARER)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [{"failStatus": 404}, {"failRoutes": ["run"]}, {"failStatus": 429, "failRoutes": ["purge"]}],
+)
+async def test_bad_route_fault_rules_are_refused(client: AsyncTestClient, rule: dict[str, object]) -> None:
+    assert (await client.post("/_admin/faults", json=rule, headers=BEARER)).status_code == 400
+
+
+async def test_run_takes_10_mb_and_runsync_20_mb_as_the_cloud(client: AsyncTestClient) -> None:
+    eleven_mb = {"input": {"blob": "x" * (11 * 1024 * 1024)}}
+    assert (await client.post("/v2/ep/run", json=eleven_mb, headers=BEARER)).status_code == 413
+    assert (await client.post("/v2/ep/runsync?wait=0", json=eleven_mb, headers=BEARER)).status_code == 200
+
+
+async def test_execution_timeout_is_bounded_by_seven_days(client: AsyncTestClient) -> None:
+    week_and_a_bit = {"input": {}, "policy": {"executionTimeout": 7 * 86_400_000 + 1}}
+    assert (await client.post("/v2/ep/run", json=week_and_a_bit, headers=BEARER)).status_code == 400
+    week = {"input": {}, "policy": {"executionTimeout": 7 * 86_400_000}}
+    assert (await client.post("/v2/ep/run", json=week, headers=BEARER)).status_code == 200

@@ -7,17 +7,19 @@ these methods, then does what the returned transitions ask (webhooks, stop signa
 States as the cloud has them (https://docs.runpod.io/serverless/endpoints/job-states)::
 
     IN_QUEUE ── taken by a worker ──► IN_PROGRESS ──► COMPLETED | FAILED
-       │                                 │  executionTimeout ──► TIMED_OUT
-       │ ttl in the queue ──► TIMED_OUT  └─ cancel ──► CANCELLED
+       │                                 │  executionTimeout ──► TIMED_OUT (worker stopped)
+       │                                 └─ cancel ──► CANCELLED
        └─ cancel ──► CANCELLED,  purge-queue ──► gone
     FAILED | TIMED_OUT ── retry ──► IN_QUEUE (output and error cleared)
+    any state ── ttl (from submission) ──► gone: /status answers 404, no webhook, a worker is stopped
 
-A terminal job is kept for the retention period (30 min for /run, 1 min for /runsync), then forgotten.
+A terminal job is kept for the retention period (30 min for /run, 1 min for /runsync), then forgotten,
+or sooner when its ttl ends first. ttl covers the whole life of a job, queue and run and retention, and
+is not reset by a retry ("TTL set at job submission ... not reset at execution start": runpod/docs#525).
 """
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,6 +106,18 @@ class JobBook:
         self.queue.append(job.id)
         return job
 
+    def execute_again(self, job_id: str, now: float) -> None:
+        """The executeTwice fault: a job that ended is handed out once more, as a platform that lost
+        track of a worker's acknowledgement would; its client sees two runs and two webhooks."""
+        job = self.jobs.get(job_id)
+        if job is None or job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+            return
+        job.status = JobStatus.IN_QUEUE
+        job.queued_at = now
+        job.started_at = job.finished_at = job.worker_id = job.error = job.forget_at = None
+        job.output = job.progress = NO_OUTPUT
+        self.queue.append(job.id)
+
     def purge_queue(self) -> int:
         removed = 0
         for job_id in self.queue:
@@ -124,6 +138,12 @@ class JobBook:
             job.status = JobStatus.IN_PROGRESS
             job.started_at = now
             job.worker_id = worker_id
+            job.executions += 1
+            # A worker that takes a job runs nothing else (the runner takes one job at a time), so a
+            # signal still pending to it for this id (a timeout before a retry) is for a run that is
+            # over: re-sent, it would stop this one. Other workers' signals stay: their old runs may
+            # still be going.
+            self.stop_signals.get(worker_id, {}).pop(job.id, None)
             taken.append(job)
         return taken
 
@@ -143,8 +163,12 @@ class JobBook:
         if job is None or job.status is not JobStatus.IN_PROGRESS or job.worker_id != worker_id:
             return None
         error = result.get("error")
+        if error and not isinstance(error, str):
+            # The cloud takes a job's error as a string only; a handler that returns another type ends
+            # COMPLETED with no output and no error (runpod-python issue 299). Clients must cope.
+            return self._end(job, JobStatus.COMPLETED, now)
         if error:
-            job.error = error if isinstance(error, str) else _json_text(error)
+            job.error = error
             if "output" in result:
                 job.output = result["output"]
             return self._end(job, JobStatus.FAILED, now)
@@ -194,11 +218,12 @@ class JobBook:
 
     # ---- time ----
     def tick(self, now: float) -> list[Transition]:
-        """Time out jobs past their policy and forget those past retention (or a forget fault)."""
+        """Delete jobs past their ttl, time out those past their executionTimeout, and forget those
+        past retention (or a forget fault)."""
         ended: list[Transition] = []
         for job in list(self.jobs.values()):
-            if job.status is JobStatus.IN_QUEUE and now - job.queued_at >= job.policy.ttl_ms / 1000:
-                ended.append(self._end(job, JobStatus.TIMED_OUT, now, error="job expired in the queue (ttl)"))
+            if job.expired(now):
+                self._delete_expired(job, now)
             elif (
                 job.status is JobStatus.IN_PROGRESS
                 and job.started_at is not None
@@ -230,6 +255,11 @@ class JobBook:
     def busy_workers(self) -> set[str]:
         return {j.worker_id for j in self.jobs.values() if j.status is JobStatus.IN_PROGRESS and j.worker_id}
 
+    def _delete_expired(self, job: Job, now: float) -> None:
+        if job.status is JobStatus.IN_PROGRESS and job.worker_id is not None:
+            self.stop_signals.setdefault(job.worker_id, {})[job.id] = StopSignal(job.id, since=now)
+        del self.jobs[job.id]  # its queue entry, if any, is skipped by take()
+
     def _end(self, job: Job, status: JobStatus, now: float, *, error: str | None = None) -> Transition:
         running_on = job.worker_id if job.status is JobStatus.IN_PROGRESS else None
         job.status = status
@@ -243,7 +273,3 @@ class JobBook:
                 self.stop_signals.setdefault(running_on, {})[job.id] = StopSignal(job.id, since=now)
             return Transition(job, stop_worker=running_on)
         return Transition(job)
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value)

@@ -6,6 +6,7 @@ on `Endpoints`."""
 from __future__ import annotations
 
 import hmac
+import math
 from typing import Any, TypeAlias
 
 import msgspec
@@ -17,7 +18,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath
 
 from codex_runpod_local.domain import JobNotFound, JobNotRetryable
-from codex_runpod_local.runtime import EndpointNotFound, Endpoints, InvalidRequest
+from codex_runpod_local.runtime import EndpointNotFound, Endpoints, InjectedFailure, InvalidRequest
 from codex_runpod_local.settings import Settings
 from codex_runpod_local.workers import WorkerPool
 
@@ -53,7 +54,16 @@ def error_handlers() -> dict[int | type[Exception], Any]:
 
         return handler
 
+    def injected(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+        assert isinstance(exc, InjectedFailure)
+        fault = exc.fault
+        headers = {}
+        if fault.retry_after_s is not None:  # Retry-After takes whole seconds
+            headers["Retry-After"] = str(math.ceil(fault.retry_after_s))
+        return Response(ErrorBody(str(exc)), status_code=fault.status, headers=headers)
+
     return {
+        InjectedFailure: injected,
         JobNotFound: answer(404),
         EndpointNotFound: answer(404),
         JobNotRetryable: answer(400),

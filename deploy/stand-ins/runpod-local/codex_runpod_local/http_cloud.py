@@ -11,6 +11,9 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from codex_runpod_local.http import EndpointsDep, PathParam, PoolDep, SettingsDep, api_key_guard
+from codex_runpod_local.runtime import InjectedFailure
+
+RUN_MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 class RunPolicy(msgspec.Struct, omit_defaults=True):
@@ -51,8 +54,11 @@ class JobCounts(msgspec.Struct):
 
 class WorkerCounts(msgspec.Struct):
     idle: int
-    running: int
     initializing: int
+    ready: int
+    running: int
+    throttled: int
+    unhealthy: int
 
 
 class EndpointHealth(msgspec.Struct):
@@ -70,11 +76,15 @@ class CloudController(Controller):
     guards = [api_key_guard]
     tags = ["cloud API"]
 
-    @post("/run", status_code=HTTP_200_OK, operation_id="runJob")
+    # The cloud takes 10 MB on /run, 20 MB on /runsync (the app's limit, settings.max_body_bytes).
+    @post("/run", status_code=HTTP_200_OK, operation_id="runJob", request_max_body_size=RUN_MAX_BODY_BYTES)
     async def run(
         self, endpoint_id: PathParam, data: JSONBody[RunRequest], endpoints: EndpointsDep
     ) -> JobRef:
+        lost = endpoints.check_route(endpoint_id, "run")
         job = endpoints.submit(endpoint_id, data.input, data.webhook, _policy(data), sync=False)
+        if lost is not None:  # failAfterSubmit: the job exists, the answer is lost
+            raise InjectedFailure(lost, "run")
         return JobRef(job.id, job.status.value)
 
     @post("/runsync", status_code=HTTP_200_OK, operation_id="runJobSync")
@@ -88,7 +98,10 @@ class CloudController(Controller):
             int | None, QueryParameter(name="wait", ge=0, description="ms to wait (capped)")
         ] = None,
     ) -> JobStatusBody:
+        lost = endpoints.check_route(endpoint_id, "runsync")
         job = endpoints.submit(endpoint_id, data.input, data.webhook, _policy(data), sync=True)
+        if lost is not None:
+            raise InjectedFailure(lost, "runsync")
         wait_s = settings.runsync_wait_s if wait is None else wait / 1000
         await endpoints.wait_until_done(job, min(wait_s, settings.runsync_max_wait_s))
         return _status(job.status_body(endpoints.clock()))
@@ -97,6 +110,7 @@ class CloudController(Controller):
     async def status(
         self, endpoint_id: PathParam, job_id: PathParam, endpoints: EndpointsDep
     ) -> JobStatusBody:
+        endpoints.check_route(endpoint_id, "status", job_id)
         return _status(endpoints.status(endpoint_id, job_id))
 
     @get("/stream/{job_id:str}", operation_id="getJobStream")
@@ -107,6 +121,7 @@ class CloudController(Controller):
 
     @post("/cancel/{job_id:str}", status_code=HTTP_200_OK, operation_id="cancelJob")
     async def cancel(self, endpoint_id: PathParam, job_id: PathParam, endpoints: EndpointsDep) -> JobRef:
+        endpoints.check_route(endpoint_id, "cancel", job_id)
         return msgspec.convert(endpoints.cancel(endpoint_id, job_id), JobRef)
 
     @post("/retry/{job_id:str}", status_code=HTTP_200_OK, operation_id="retryJob")

@@ -56,12 +56,17 @@ class Job:
     progress: Any = NO_OUTPUT  # the last progress_update, shown as `output` while IN_PROGRESS
     error: str | None = None
     retries: int = 0
+    executions: int = 0  # times a worker has taken it (2 under the executeTwice fault)
     stream: list[Any] = field(default_factory=list)
     forget_at: float | None = None
 
     @property
     def has_output(self) -> bool:
         return self.output is not NO_OUTPUT
+
+    def expired(self, now: float) -> bool:
+        """Past its ttl, which covers the job's whole life from submission, whatever its state."""
+        return now - self.submitted_at >= self.policy.ttl_ms / 1000
 
     def status_body(self, now: float) -> dict[str, Any]:
         """What GET /status/{id} answers (and, with the input, what the webhook carries)."""
@@ -82,7 +87,8 @@ class Job:
         return body
 
     def webhook_body(self, now: float) -> dict[str, Any]:
-        return {**self.status_body(now), "input": self.input}
+        # The cloud's webhook: the /status body, the input, and the webhook URL itself.
+        return {**self.status_body(now), "input": self.input, "webhook": self.webhook}
 
     def worker_payload(self) -> dict[str, Any]:
         """What job-take hands the SDK's worker loop (it requires `id` and `input`)."""

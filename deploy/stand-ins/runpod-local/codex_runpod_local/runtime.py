@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import msgspec
 
 from codex_runpod_local.domain import JobBook, JobNotFound, Transition
-from codex_runpod_local.faults import FaultBook, FaultRuleSpec, Faults
-from codex_runpod_local.job import Job, Policy, new_job_id
+from codex_runpod_local.faults import FaultBook, FaultRuleSpec, Faults, Route, RouteFault
+from codex_runpod_local.job import Job, JobStatus, Policy, new_job_id
 from codex_runpod_local.settings import Settings
 from codex_runpod_local.webhooks import WebhookSender
 
@@ -31,6 +31,20 @@ class EndpointNotFound(LookupError):
 
 class InvalidRequest(ValueError):
     pass
+
+
+class InjectedFailure(Exception):
+    """A fault switch makes a cloud route answer with an error (429 or 5xx, maybe with Retry-After)."""
+
+    def __init__(self, fault: RouteFault, route: str) -> None:
+        super().__init__(f"{route}: HTTP {fault.status} (fault switch {fault.rule_id})")
+        self.fault = fault
+
+
+# Workers not seen for this long leave the list (/_admin/workers, /health), and it holds at most
+# MAX_WORKERS_SEEN: a long-running stand-in with restarting workers must not grow without bound.
+WORKER_FORGET_S = 600.0
+MAX_WORKERS_SEEN = 1000
 
 
 @dataclass
@@ -54,6 +68,17 @@ class Endpoints:
             self.faults.add(_spec(raw))
 
     # ---- the cloud API ----
+    def check_route(self, endpoint_id: str, route: Route, job_id: str | None = None) -> RouteFault | None:
+        """Raise the failure a fault switch puts on this request; a fault that lets a /run submit
+        first (failAfterSubmit) is returned for the route to raise after it."""
+        self.book(endpoint_id)
+        fault = self.faults.route_fault(endpoint_id, route, job_id)
+        if fault is None:
+            return None
+        if fault.after_submit and route in ("run", "runsync"):
+            return fault
+        raise InjectedFailure(fault, route)
+
     def book(self, endpoint_id: str) -> JobBook:
         try:
             return self.books[endpoint_id]
@@ -126,9 +151,18 @@ class Endpoints:
             if endpoint == endpoint_id and now - at <= self.settings.worker_seen_window_s
         }
         running = book.busy_workers()
+        # The cloud's worker fields. Here every worker that polls is ready: idle (ready, no job) or
+        # running; none is throttled (no host shortage) and none unhealthy (a dead one is restarted).
         return {
             "jobs": book.counts(),
-            "workers": {"idle": len(seen - running), "running": len(running), "initializing": initializing},
+            "workers": {
+                "idle": len(seen - running),
+                "initializing": initializing,
+                "ready": len(seen - running),
+                "running": len(running),
+                "throttled": 0,
+                "unhealthy": 0,
+            },
         }
 
     # ---- the worker-facing routes ----
@@ -166,7 +200,11 @@ class Endpoints:
         if transition is None:
             log.info("late or unknown result for %s from %s ignored", job_id, worker_id)
             return False
-        self._after(transition)
+        self._after(transition)  # the first run's webhook leaves with the first run's result
+        if faults.execute_twice and transition.job.executions == 1:
+            log.info("job %s handed out again (executeTwice fault switch)", job_id)
+            book.execute_again(job_id, self.clock())
+            self._wake()
         return True
 
     def add_stream(self, endpoint_id: str, worker_id: str, job_id: str, partial: Any) -> bool:
@@ -197,6 +235,7 @@ class Endpoints:
         for book in self.books.values():
             for transition in book.tick(now):
                 self._after(transition)
+        self._forget_workers(now)
 
     async def sweep_forever(self) -> None:
         while True:
@@ -227,8 +266,11 @@ class Endpoints:
         s = self.settings
         timeout = int(raw.get("executionTimeout") or s.default_execution_timeout_ms)
         ttl = int(raw.get("ttl") or s.default_ttl_ms)
-        if timeout <= s.min_execution_timeout_ms:
-            raise InvalidRequest(f"policy.executionTimeout must be more than {s.min_execution_timeout_ms} ms")
+        if not s.min_execution_timeout_ms <= timeout <= s.max_execution_timeout_ms:
+            raise InvalidRequest(
+                f"policy.executionTimeout must be between {s.min_execution_timeout_ms} and "
+                f"{s.max_execution_timeout_ms} ms"
+            )
         if not s.min_ttl_ms <= ttl <= s.max_ttl_ms:
             raise InvalidRequest(f"policy.ttl must be between {s.min_ttl_ms} and {s.max_ttl_ms} ms")
         return Policy(
@@ -237,6 +279,15 @@ class Endpoints:
 
     def _seen(self, endpoint_id: str, worker_id: str) -> None:
         self.workers_seen[(endpoint_id, worker_id)] = self.clock()
+
+    def _forget_workers(self, now: float) -> None:
+        gone = [key for key, at in self.workers_seen.items() if now - at > WORKER_FORGET_S]
+        if len(self.workers_seen) - len(gone) > MAX_WORKERS_SEEN:  # the oldest go first
+            by_age = sorted(self.workers_seen.items(), key=lambda item: item[1])
+            gone += [key for key, _ in by_age[: len(self.workers_seen) - MAX_WORKERS_SEEN]]
+        for key in gone:
+            self.workers_seen.pop(key, None)
+            self.pings.pop(key, None)
 
     def _wake(self) -> None:
         # Waiters hold the old event; setting it wakes them all, the next ones wait on a fresh one.
@@ -261,4 +312,4 @@ def _spec(raw: dict[str, Any]) -> FaultRuleSpec:
     return msgspec.convert(raw, FaultRuleSpec)
 
 
-__all__ = ["EndpointNotFound", "Endpoints", "InvalidRequest", "JobNotFound"]
+__all__ = ["EndpointNotFound", "Endpoints", "InjectedFailure", "InvalidRequest", "JobNotFound", "JobStatus"]

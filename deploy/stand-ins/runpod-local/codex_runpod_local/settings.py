@@ -31,9 +31,10 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     runsync_wait_s: float = 90.0
     runsync_max_wait_s: float = 300.0
 
-    # policy: the cloud's defaults and bounds (executionTimeout > 5 s, 10 s <= ttl <= 1 week)
+    # policy: the cloud's defaults and bounds (5 s <= executionTimeout <= 7 days, 10 s <= ttl <= 1 week)
     default_execution_timeout_ms: int = 600_000
     min_execution_timeout_ms: int = 5_000
+    max_execution_timeout_ms: int = 7 * 86_400_000
     default_ttl_ms: int = 86_400_000
     min_ttl_ms: int = 10_000
     max_ttl_ms: int = 7 * 86_400_000
@@ -43,7 +44,9 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     # "If the call fails, RunPod will retry up to 2 more times with a 10-second delay."
     webhook_attempts: int = 3
     webhook_interval_s: float = 10.0
-    webhook_timeout_s: float = 10.0
+    # A receiver that has not answered by then has failed this attempt: the cloud gives up on a slow
+    # receiver far sooner than its 10 s retry interval. Answer 200 at once and work afterwards.
+    webhook_timeout_s: float = 2.0
 
     # How long job-take and job-stop hold a worker's poll open before answering 204. Long, as in the
     # cloud: a job or a stop signal answers a held poll at once, and shutdown releases them all.

@@ -1,6 +1,8 @@
-"""Webhook delivery as the cloud does it: on a terminal state, POST the /status body (with the input) to
-the job's webhook URL; anything but a 2xx, or no answer, is retried, 3 attempts 10 s apart by default.
-RunPod does not sign webhooks, so neither do we. Fault switches can drop, duplicate or delay a delivery.
+"""Webhook delivery as the cloud does it: on a terminal state, POST the /status body (with the input and
+the webhook URL) to the job's webhook URL; anything but a 200, or no answer within the timeout (2 s by
+default), is retried, 3 attempts 10 s apart by default ("Your webhook should return a 200 status code
+to acknowledge receipt"). RunPod does not sign webhooks, so neither do we. Fault switches can drop,
+duplicate or delay a delivery. The log of attempts keeps the last LOG_SIZE of them.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +19,7 @@ import httpx
 from codex_runpod_local.faults import Faults
 
 log = logging.getLogger("codex_runpod_local.webhooks")
+LOG_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class WebhookSender:
         self.attempts = max(1, attempts)
         self.interval_s = interval_s
         self.timeout_s = timeout_s
-        self.log: list[DeliveryAttempt] = []
+        self.log: deque[DeliveryAttempt] = deque(maxlen=LOG_SIZE)
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
 
@@ -91,7 +95,7 @@ class WebhookSender:
                 http_status = response.status_code
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
-            ok = http_status is not None and 200 <= http_status < 300
+            ok = http_status == 200  # a 204 or a 202 is not the acknowledgement the cloud wants
             outcome = "delivered" if ok else ("rejected" if http_status is not None else "error")
             self.log.append(
                 DeliveryAttempt(job_id, url, status, attempt, copy, outcome, http_status, error, time.time())

@@ -20,7 +20,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,9 @@ from pathlib import Path
 from codex_runpod_local.settings import Settings
 
 log = logging.getLogger("codex_runpod_local.workers")
+# The developer's RunPod credentials stay out of the workers (they get this server's key instead);
+# WORKER_ENV_JSON may still set any of these on purpose.
+_NOT_INHERITED = {"RUNPOD_API_KEY", "RUNPOD_AI_API_KEY", "RUNPOD_ENDPOINT_BASE_URL", "RUNPOD_API_BASE_URL"}
 
 
 def worker_env(settings: Settings, worker_id: str, endpoint_id: str | None = None) -> dict[str, str]:
@@ -63,6 +68,13 @@ class WorkerPool:
     members: list[WorkerProcess] = field(default_factory=list)
     _stopping: bool = False
     _watchers: list[asyncio.Task[None]] = field(default_factory=list)
+    _home: Path | None = None
+
+    def home(self) -> Path:
+        """The workers' HOME: an empty directory of this pool's, removed when the pool stops."""
+        if self._home is None:
+            self._home = Path(tempfile.mkdtemp(prefix="runpod-local-workers-"))
+        return self._home
 
     def command(self) -> list[str]:
         argv = self.settings.worker_argv
@@ -71,7 +83,10 @@ class WorkerPool:
         return argv
 
     def env_for(self, worker_id: str) -> dict[str, str]:
-        env: dict[str, str] = dict(os.environ)
+        env: dict[str, str] = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+        # A HOME of their own: `import runpod` reads ~/.runpod/config.toml into runpod.api_key, and a
+        # worker started here must not hold the developer's real RunPod key (nor reach the cloud with it).
+        env["HOME"] = str(self.home())
         env.update(self.settings.worker_env)
         env.update(worker_env(self.settings, worker_id))
         # The SDK's start-up checks (>= 4 GB memory, disk, CUDA) are for cloud hosts; a laptop or CI
@@ -146,6 +161,8 @@ class WorkerPool:
                     await process.wait()
             # the SDK's heartbeat process lives in the same group and may outlive its parent
             _signal_group(process.pid, signal.SIGKILL)
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
 
     def describe(self) -> list[Mapping[str, object]]:
         return [
