@@ -15,6 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHES = [
     ("bus", [sys.executable, "tests/bench/bus.py"]),
     ("auth", [sys.executable, "tests/bench/auth.py"]),
+    ("upload", [sys.executable, "tests/bench/upload.py"]),
+    ("catalog", [sys.executable, "tests/bench/catalog.py"]),
+    ("media-dispatch", [sys.executable, "tests/bench/media_dispatch.py"]),
+    ("purchase", [sys.executable, "tests/bench/purchase.py"]),
+    ("dead letters", [sys.executable, "tests/bench/dlq.py"]),
+    ("journey", [sys.executable, "tests/bench/journey.py"]),
     ("gpu ladder", ["gpu/.venv/bin/python", "gpu/bench/ladder.py"]),
 ]
 
