@@ -10,8 +10,6 @@ import uuid
 
 import structlog
 
-_log = structlog.get_logger("codex.auth.security")
-
 Detail = str | int | bool | None
 
 
@@ -24,7 +22,9 @@ def security_event(
     **details: Detail,
 ) -> None:
     """Log one security event; `details` must never carry a secret."""
-    _log.warning(
+    # A logger per call, not one cached at import: these lines are rare, and so a capture set up
+    # later (an operator's handler, a test) sees every one of them.
+    structlog.get_logger("codex.auth.security").warning(
         "security_event",
         action=action,
         user_id=None if user_id is None else str(user_id),

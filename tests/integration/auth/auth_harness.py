@@ -28,13 +28,20 @@ CHEAP_HASHES: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 1024
 
 
 @asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
+async def serve(app: Any, *, forwarded_allow_ips: str | None = "*") -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on a free local port (lifespan included); yields its base URL.
 
-    X-Forwarded-For is trusted from anyone here, so that tests can speak for several client addresses.
+    X-Forwarded-For is trusted from anyone here, so that tests can speak for several client addresses;
+    with `forwarded_allow_ips=None`, uvicorn reads FORWARDED_ALLOW_IPS as `serve` in production does.
     """
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_config=None, lifespan="on", forwarded_allow_ips="*"
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        lifespan="on",
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

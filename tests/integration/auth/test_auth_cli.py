@@ -106,6 +106,10 @@ async def test_migrate_serve_worker_and_the_admin_commands(
     assert "worker_started" in worker_log
     lines = [json.loads(line) for line in serve_log.splitlines() if line.startswith("{")]
     assert any(line.get("event") == "http_request" and line.get("path") == "/auth/login" for line in lines)
+    # Outside production, both processes say once that they run a development configuration.
+    [announced] = [line for line in lines if line.get("event") == "development_configuration"]
+    assert announced["environment"] == "development" and "auth_secret" in announced["defaults"]
+    assert worker_log.count("development_configuration") == 1
     # No secret in any log line: not the password, not the access token, not the session cookie.
     assert ADMIN_PASSWORD not in serve_log and token not in serve_log
     assert login.cookies["codex_session"] not in serve_log
