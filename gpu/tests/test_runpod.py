@@ -107,3 +107,20 @@ def test_local_mode_runs_a_job_and_exits_by_its_outcome(store, clips, tmp_path):
     assert failed.returncode == 1
     assert "EMPTY" in failed.stdout + failed.stderr
     assert not store.puts
+
+
+def test_a_completed_job_without_the_workers_result_reads_as_retryable_internal():
+    # What RunPod makes of a non-string error (runpod-python issue 299) or of a result it lost.
+    result = result_from_runpod("job-7", {"id": "rp-7", "status": "COMPLETED"})
+    assert (result.status, result.error.code, result.error.retryable) == ("failed", "INTERNAL", True)
+
+
+def test_the_error_json_string_is_parsed_back():
+    error = json.dumps({"code": "TOO_LONG", "message": "the job ran past", "retryable": False})
+    body = {"status": "FAILED", "error": error, "output": {"job_id": "job-8", "status": "failed"}}
+    result = result_from_runpod("job-8", body)
+    assert (result.error.code, result.error.retryable, result.error.message) == (
+        "TOO_LONG",
+        False,
+        "the job ran past",
+    )

@@ -115,3 +115,35 @@ def test_settings_refuse_what_cannot_work(variable: str, value: str, complaint: 
 def test_an_explicit_key_wins_over_runpod_api_key() -> None:
     settings = Settings.from_env({"CODEX_RUNPOD_LOCAL_API_KEY": "mine", "RUNPOD_API_KEY": "theirs"})
     assert settings.api_key == "mine"
+
+
+def test_the_webhook_log_and_the_worker_list_are_bounded() -> None:
+    import asyncio
+
+    from codex_runpod_local import runtime, webhooks
+    from codex_runpod_local.faults import Faults
+    from codex_runpod_local.runtime import Endpoints
+
+    sender = webhooks.WebhookSender(attempts=1, interval_s=0, timeout_s=0.1)
+
+    async def drop_many() -> None:
+        for n in range(webhooks.LOG_SIZE + 5):
+            sender.send(
+                "http://127.0.0.1:9/hook", {"id": f"j{n}", "status": "COMPLETED"}, Faults(drop_webhook=True)
+            )
+        await sender.drain()
+
+    asyncio.run(drop_many())
+    assert len(sender.log) == webhooks.LOG_SIZE and sender.log[-1].job_id == f"j{webhooks.LOG_SIZE + 4}"
+
+    now = [0.0]
+    endpoints = Endpoints(settings=Settings(endpoints=("ep",)), webhooks=sender, clock=lambda: now[0])
+    seen_at = {("ep", f"w{n}"): 1000 + n / 100 for n in range(runtime.MAX_WORKERS_SEEN + 10)}
+    endpoints.workers_seen.update(seen_at)
+    now[0] = 1100.0  # every one seen within the last 100 s: only the cap applies
+    endpoints.tick()
+    assert len(endpoints.workers_seen) == runtime.MAX_WORKERS_SEEN
+    assert ("ep", "w0") not in endpoints.workers_seen  # the oldest went first
+    now[0] += runtime.WORKER_FORGET_S + 20
+    endpoints.tick()
+    assert endpoints.workers_seen == {}
