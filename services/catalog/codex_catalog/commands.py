@@ -16,7 +16,7 @@ from codex_catalog import domain, repository
 from codex_catalog.announcements import save_and_announce
 from codex_catalog.bootstrap import Deps
 from codex_catalog.domain import Caller, Content, clean_text, clean_upload_id
-from codex_catalog.listing import ListingQuery, Position, encode_cursor
+from codex_catalog.listing import OWN_SCOPE, ListingQuery, OwnQuery, Position, encode_cursor
 from codex_catalog.playback import PlaybackUrls, playback_urls, thumbnail_url
 from codex_catalog.repository import Connection
 
@@ -179,6 +179,22 @@ async def list_content(query: ListingQuery, *, deps: Deps) -> Page:
         position = Position(last["published_at"], last["id"], last.get("rank"))
         next_cursor = encode_cursor(position, query.search)
     return Page(rows, next_cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnPage:
+    contents: list[Content]
+    next_cursor: str | None
+
+
+async def list_own(caller: Caller, query: OwnQuery, *, deps: Deps) -> OwnPage:
+    """The caller's own content in every status: where a creator finds drafts to edit and publish."""
+    async with deps.pool.acquire() as conn:
+        await _current(conn, caller)
+        contents = await repository.list_own(conn, query)
+    page, more = contents[: query.limit], len(contents) > query.limit
+    cursor = encode_cursor(Position(page[-1].created_at, uuid.UUID(page[-1].id)), OWN_SCOPE) if more else None
+    return OwnPage(page, cursor)
 
 
 async def play_content(caller: Caller, content_id: str, *, deps: Deps) -> PlaybackUrls:

@@ -16,8 +16,15 @@ from codex_catalog import commands
 from codex_catalog.bootstrap import Deps
 from codex_catalog.commands import ContentChanges, NewContent
 from codex_catalog.domain import Caller
-from codex_catalog.listing import DEFAULT_PAGE, MAX_PAGE, MAX_QUERY, Pricing, listing_query
-from codex_catalog.payloads import Content, ContentCreate, ContentPage, ContentUpdate, Playback
+from codex_catalog.listing import DEFAULT_PAGE, MAX_PAGE, MAX_QUERY, Pricing, listing_query, own_query
+from codex_catalog.payloads import (
+    Content,
+    ContentCreate,
+    ContentPage,
+    ContentUpdate,
+    OwnContentPage,
+    Playback,
+)
 from codex_platform.http import (
     BEARER_SECURITY,
     CurrentPrincipal,
@@ -94,6 +101,26 @@ class ContentController(Controller):
         """Published content, newest first (best match first with `q`), a page at a time."""
         query = listing_query(limit=limit, creator=creator, pricing=pricing, q=q, cursor=cursor)
         return ContentPage.of(await commands.list_content(query, deps=deps))
+
+    @get(
+        "/mine",
+        operation_id="listOwnContent",
+        security=BEARER_SECURITY,
+        guards=[require_roles("creator", "admin")],
+        responses=problems(400, 401, 403),
+    )
+    async def list_own(
+        self,
+        principal: CurrentPrincipal,
+        deps: DepsParam,
+        cursor: Annotated[
+            str | None, Parameter(description="`next_cursor` of the previous page", max_length=500)
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    ) -> OwnContentPage:
+        """The caller's own content in every status, newest created first: drafts to edit and publish."""
+        query = own_query(principal.user_id, limit=limit, cursor=cursor)
+        return OwnContentPage.of(await commands.list_own(caller_of(principal), query, deps=deps))
 
     @get(
         "/{content_id:uuid}",

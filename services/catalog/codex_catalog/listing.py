@@ -28,7 +28,7 @@ MAX_QUERY = 200
 
 
 class _Key(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
-    published_at: datetime
+    at: datetime
     id: uuid.UUID
     rank: float | None = None
     query: str | None = None  # a digest of the search term the cursor belongs to
@@ -36,9 +36,10 @@ class _Key(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """The sort key of the last row a client has seen."""
+    """The sort key of the last row a client has seen (`at`: published_at, or created_at in a
+    creator's own listing)."""
 
-    published_at: datetime
+    at: datetime
     id: uuid.UUID
     rank: float | None = None
 
@@ -52,27 +53,51 @@ class ListingQuery:
     after: Position | None = None
 
 
-def _digest(search: str | None) -> str | None:
-    return None if search is None else hashlib.sha256(search.encode()).hexdigest()[:16]
+@dataclass(frozen=True, slots=True)
+class OwnQuery:
+    """A creator's own content, every status, newest created first."""
+
+    creator_id: str
+    limit: int = DEFAULT_PAGE
+    after: Position | None = None
 
 
-def encode_cursor(position: Position, search: str | None) -> str:
-    key = _Key(position.published_at, position.id, position.rank, _digest(search))
+# The scope of the own listing's cursors: no search term contains a NUL, so none can be mistaken.
+OWN_SCOPE = "\x00own"
+
+
+def _digest(scope: str | None) -> str | None:
+    return None if scope is None else hashlib.sha256(scope.encode()).hexdigest()[:16]
+
+
+def encode_cursor(position: Position, scope: str | None) -> str:
+    """`scope`: the search term (None for the plain listing) or OWN_SCOPE."""
+    key = _Key(position.at, position.id, position.rank, _digest(scope))
     return base64.urlsafe_b64encode(msgspec.json.encode(key)).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str, search: str | None) -> Position:
+def decode_cursor(cursor: str, scope: str | None) -> Position:
+    """The position a cursor holds, if it was made for `scope` (else 400)."""
     bad = InvalidInput("cursor", "is not a cursor of this listing", source="query")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = msgspec.json.decode(raw, type=_Key)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise bad from None
-    if key.query != _digest(search) or (key.rank is None) != (search is None):
+    ranked = scope is not None and scope != OWN_SCOPE
+    if key.query != _digest(scope) or (key.rank is not None) != ranked or key.at.tzinfo is None:
         raise bad
-    if key.published_at.tzinfo is None:
-        raise bad
-    return Position(key.published_at, key.id, key.rank)
+    return Position(key.at, key.id, key.rank)
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput("limit", f"must be within 1..{MAX_PAGE}", source="query")
+
+
+def own_query(creator_id: str, *, limit: int, cursor: str | None) -> OwnQuery:
+    _check_limit(limit)
+    return OwnQuery(creator_id, limit, decode_cursor(cursor, OWN_SCOPE) if cursor else None)
 
 
 def listing_query(
@@ -84,8 +109,7 @@ def listing_query(
     cursor: str | None,
 ) -> ListingQuery:
     """The query a request asks for, checked; a blank search term means no search."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"must be within 1..{MAX_PAGE}", source="query")
+    _check_limit(limit)
     search = q.strip() if q is not None else None
     if search is not None and ("\x00" in search or len(search) > MAX_QUERY):
         raise InvalidInput("q", f"must be at most {MAX_QUERY} characters, without NUL", source="query")

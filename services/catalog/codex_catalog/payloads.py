@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from codex_catalog.commands import ContentView, Page
+from codex_catalog.commands import ContentView, OwnPage, Page
 from codex_catalog.domain import MAX_DESCRIPTION, MAX_PRICE_CENTS, MAX_TITLE, Status
+from codex_catalog.domain import Content as ContentRecord
 from codex_catalog.playback import PlaybackUrls
 
 Title = Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)]
@@ -114,6 +115,45 @@ def _summary(row: dict[str, Any]) -> ContentSummary:
         currency=row["currency"],
         published_at=row["published_at"],
     )
+
+
+class OwnContent(Struct, kw_only=True):
+    """One of the caller's own contents, in any status."""
+
+    id: str
+    title: str
+    status: Status
+    publish_requested: bool
+    price_cents: int
+    currency: str
+    upload_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, c: ContentRecord) -> OwnContent:
+        return cls(
+            id=c.id,
+            title=c.title,
+            status=c.status,
+            publish_requested=c.publish_requested,
+            price_cents=c.price_cents,
+            currency=c.currency,
+            upload_id=c.upload_id,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+            published_at=c.published_at,
+        )
+
+
+class OwnContentPage(Struct, kw_only=True):
+    items: list[OwnContent]
+    next_cursor: str | None = None
+
+    @classmethod
+    def of(cls, page: OwnPage) -> OwnContentPage:
+        return cls(items=[OwnContent.of(c) for c in page.contents], next_cursor=page.next_cursor)
 
 
 class RenditionUrl(Struct, kw_only=True):

@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from codex_catalog.domain import Asset, Content, Rendition
-from codex_catalog.listing import ListingQuery
+from codex_catalog.listing import ListingQuery, OwnQuery
 
 Connection: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
 
@@ -216,10 +216,10 @@ def listing_sql(query: ListingQuery) -> tuple[str, list[Any]]:
     if after is not None and query.search is not None:
         where.append(
             f"(ts_rank(c.search, tsq), c.published_at, c.id) < "
-            f"({arg(after.rank)}::real, {arg(after.published_at)}, {arg(after.id)})"
+            f"({arg(after.rank)}::real, {arg(after.at)}, {arg(after.id)})"
         )
     elif after is not None:
-        where.append(f"(c.published_at, c.id) < ({arg(after.published_at)}, {arg(after.id)})")
+        where.append(f"(c.published_at, c.id) < ({arg(after.at)}, {arg(after.id)})")
     sql = (
         f"SELECT {columns} FROM content c LEFT JOIN creators cr ON cr.user_id = c.creator_id{search} "  # noqa: S608
         f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {arg(query.limit + 1)}"
@@ -230,3 +230,18 @@ def listing_sql(query: ListingQuery) -> tuple[str, list[Any]]:
 async def list_published(conn: Connection, query: ListingQuery) -> list[asyncpg.Record]:
     sql, args = listing_sql(query)
     return list(await conn.fetch(sql, *args))
+
+
+async def list_own(conn: Connection, query: OwnQuery) -> list[Content]:
+    """One page (plus one row) of a creator's content, newest created first."""
+    args: list[Any] = [query.creator_id, query.limit + 1]
+    after = ""
+    if query.after is not None:
+        args += [query.after.at, query.after.id]
+        after = "AND (created_at, id) < ($3, $4)"
+    rows = await conn.fetch(
+        f"SELECT {_CONTENT_COLUMNS} FROM content WHERE creator_id = $1 {after} "  # noqa: S608
+        "ORDER BY created_at DESC, id DESC LIMIT $2",
+        *args,
+    )
+    return [_content(row) for row in rows]

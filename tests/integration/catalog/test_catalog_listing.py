@@ -123,3 +123,34 @@ async def test_a_bad_cursor_or_limit_is_a_400(catalog: Catalog) -> None:
         response = await catalog.http.get("/content", params=params)
         assert response.status_code == 400, (params, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_creator_lists_their_own_content_in_every_status(catalog: Catalog) -> None:
+    creator, other = catalog.person("creator"), catalog.person("creator")
+    draft = await catalog.create(creator, title="Draft")
+    processing = await catalog.create(creator, title="Processing", upload_id="up-own")
+    published = await catalog.published_content(creator, title="Published")
+    await catalog.create(other, title="Not mine")
+
+    first = await catalog.http.get("/content/mine", params={"limit": 2}, headers=creator.headers)
+    assert first.status_code == 200, first.text
+    rest = await catalog.http.get(
+        "/content/mine", params={"cursor": first.json()["next_cursor"]}, headers=creator.headers
+    )
+    items = first.json()["items"] + rest.json()["items"]
+    assert [(i["id"], i["status"]) for i in items] == [
+        (published["id"], "published"),
+        (processing["id"], "processing"),
+        (draft["id"], "draft"),
+    ]
+    assert rest.json()["next_cursor"] is None
+    customer = catalog.person("customer")
+    assert (await catalog.http.get("/content/mine", headers=customer.headers)).status_code == 403
+    assert (await catalog.http.get("/content/mine")).status_code == 401
+    # A cursor of the public listing is not one of this listing.
+    await catalog.published_content(creator)  # a second published row: the public listing pages
+    public = (await catalog.http.get("/content", params={"limit": 1})).json()
+    mixed = await catalog.http.get(
+        "/content/mine", params={"cursor": public["next_cursor"]}, headers=creator.headers
+    )
+    assert mixed.status_code == 400

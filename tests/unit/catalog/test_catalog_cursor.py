@@ -10,7 +10,7 @@ import pytest
 
 from codex_catalog.announcements import event_for
 from codex_catalog.domain import Content
-from codex_catalog.listing import Position, decode_cursor, encode_cursor, listing_query
+from codex_catalog.listing import OWN_SCOPE, Position, decode_cursor, encode_cursor, listing_query
 from codex_catalog.repository import listing_sql
 from codex_platform.errors import InvalidInput
 
@@ -28,6 +28,13 @@ def test_a_cursor_round_trips_exactly_and_only_for_its_own_search() -> None:
             decode_cursor(cursor, search)
     with pytest.raises(InvalidInput):
         decode_cursor(encode_cursor(plain, None), "sailing")
+    own = encode_cursor(plain, OWN_SCOPE)
+    assert decode_cursor(own, OWN_SCOPE) == plain
+    for scope in (None, "sailing"):
+        with pytest.raises(InvalidInput):
+            decode_cursor(own, scope)
+    with pytest.raises(InvalidInput):
+        decode_cursor(encode_cursor(plain, None), OWN_SCOPE)
 
 
 @pytest.mark.parametrize(
