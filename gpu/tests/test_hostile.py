@@ -150,7 +150,7 @@ def test_a_job_past_its_wall_clock_limit_fails_and_stops(store, clips, settings)
     result = run(job, limited)
     assert (result.error.code, result.error.retryable) == ("TOO_LONG", False)
     assert "wall-clock" in result.error.message
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 4  # stopped early: the whole encode takes longer here
     assert not store.puts
 
 
