@@ -39,7 +39,7 @@ class Settings:
     url_allow: tuple[str, ...] = ()
     # A job that runs longer than this fails (TOO_LONG, permanent): keep it below the endpoint's
     # executionTimeout, so that the worker reports a classified error before RunPod stops it.
-    job_timeout_s: float = 3600.0
+    job_timeout_s: float = 3000.0  # 50 min: media-dispatch asks RunPod for 3600 s, uploads need the rest
     tone_map: bool = True  # HDR (PQ/HLG, BT.2020) sources are tone-mapped to BT.709 SDR
 
     @classmethod
