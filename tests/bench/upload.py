@@ -38,7 +38,7 @@ from codex_upload.cli import CLI
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-CLIENTS = 16
+CLIENTS = int(os.environ.get("UPLOAD_BENCH_CLIENTS", "16"))
 CREATE_SECONDS = 8.0
 COMPLETE_SECONDS = 8.0
 VIDEO = os.urandom(1024)
