@@ -4,7 +4,7 @@
 by `python -m codex_catalog.cli serve`, driven by 32 concurrent connections:
 
 1. `GET /content?limit=20` (the first page: a keyset index scan and the creators' names),
-2. `GET /content?limit=20&q=sailing` (full-text search over ~1,500 matches, ranked),
+2. `GET /content?limit=20&q=sailing` (full-text search: ~300 matches ranked, then the first 20),
 3. `GET /content/{id}/playback` as a buyer (token verified, role, content, access and asset read,
    three presigned URLs signed),
 
