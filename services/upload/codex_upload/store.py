@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from codex_platform.errors import Conflict, Unavailable
 from codex_platform.storage import ObjectInfo, Storage, UploadedPart
-from codex_upload.domain import Upload
+from codex_upload.domain import ObjectMissing, Upload
 
 # CompleteMultipartUpload's refusals that the client can mend by sending parts again.
 _PART_PROBLEMS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
@@ -93,19 +93,29 @@ async def stored_parts(storage: Storage, upload: Upload) -> list[UploadedPart]:
 
 
 async def assemble(storage: Storage, upload: Upload, parts: Sequence[UploadedPart] | None) -> None:
-    """Complete the multipart upload from `parts` (default: the parts the store lists).
+    """Complete the multipart upload from `parts` (default: the parts the store lists, all of them).
 
     NoSuchUpload is not an error: the store completed it on an earlier try whose answer was lost
-    (or it was aborted); the HEAD that follows tells which.
+    (or it was aborted); the HEAD that follows tells which. The store's other refusals of the parts
+    (a wrong ETag, a part too small) are the client's to mend: 409, and the upload stays open.
     """
     assert upload.multipart_id is not None
+    if parts is None:
+        parts = await stored_parts(storage, upload)
+        if not parts:
+            return  # nothing to assemble: the HEAD tells whether it was assembled before
+        held = {p.part_number for p in parts}
+        lacking = sorted(set(range(1, upload.plan.part_count + 1)) - held)
+        if lacking:
+            shown = ", ".join(map(str, lacking[:20])) + (" ..." if len(lacking) > 20 else "")
+            raise ObjectMissing(f"The store lacks parts {shown}: upload them, then complete")
     try:
         await storage.complete_multipart_upload(upload.object_key, upload.multipart_id, parts)
     except ClientError as exc:
         code = _code(exc)
         if code == "NoSuchUpload":
             return
-        if code in _PART_PROBLEMS:
+        if code in _PART_PROBLEMS or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 400:
             message = exc.response.get("Error", {}).get("Message") or code
             raise Conflict(f"The store refused the parts: {message}") from exc
         raise _unavailable() from exc

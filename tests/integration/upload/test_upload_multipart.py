@@ -84,6 +84,10 @@ async def test_completion_with_a_part_missing_is_refused_and_the_upload_stays_op
     urls = await upload_service.part_urls(creator, upload_id, [1, 2])
     pieces = chunks(VIDEO)
     etags = [{"number": n, "etag": await upload_service.put_part(urls[n], pieces[n])} for n in (1, 2)]
+    # Without a part list, the store's listing must hold every part.
+    lacking = await creator.post(f"/uploads/{upload_id}/complete")
+    assert lacking.status_code == 409
+    assert "lacks parts 3" in lacking.json()["detail"]
     short = await creator.post(f"/uploads/{upload_id}/complete", json={"parts": etags})
     assert short.status_code == 400
     assert short.json()["errors"][0]["field"] == "parts"
@@ -117,3 +121,12 @@ async def test_abort_aborts_the_multipart_upload_in_the_store(upload_service: Up
     assert listed.get("Uploads", []) == []
     assert (await creator.get(f"/uploads/{upload_id}")).json()["state"] == "aborted"
     assert (await creator.post(f"/uploads/{upload_id}/parts", json={"part_numbers": [2]})).status_code == 409
+
+
+async def test_completing_before_any_part_is_in_is_refused(upload_service: UploadHarness) -> None:
+    creator = upload_service.client()
+    ticket = await upload_service.start(creator, len(VIDEO))
+    refused = await creator.post(f"/uploads/{ticket['upload_id']}/complete")
+    assert refused.status_code == 409
+    assert await upload_service.state(ticket["upload_id"]) == "pending"
+    assert await upload_service.events() == []
