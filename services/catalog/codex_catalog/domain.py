@@ -188,18 +188,12 @@ def check_may_watch(content: Content | None, caller: Caller, *, has_access: bool
     return content
 
 
+PLAYABLE: frozenset[Status] = frozenset({"ready", "published", "archived"})
+
+
 def check_playable(content: Content, asset: Asset | None) -> Asset:
     # Archived content stays playable for those entitled: buyers keep what they paid for.
-    if (
-        asset is None
-        or not asset.usable_by(content.creator_id)
-        or content.status
-        not in (
-            "ready",
-            "published",
-            "archived",
-        )
-    ):
+    if asset is None or not asset.usable_by(content.creator_id) or content.status not in PLAYABLE:
         raise NotPlayable(content.status)
     return asset
 
