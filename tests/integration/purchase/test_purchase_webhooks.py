@@ -11,8 +11,12 @@ import json
 import time
 from typing import Any
 
+import pytest
 from purchase_harness import PurchaseHarness
 
+from codex_platform.errors import Unavailable
+from codex_purchase.bootstrap import bootstrap
+from codex_purchase.purchasing import start_purchase
 from codex_purchase.reconciler import reconcile_once
 
 
@@ -182,3 +186,21 @@ async def test_unknown_event_types_are_acknowledged_and_ignored(purchase: Purcha
     assert answer.status_code == 200 and answer.json()["duplicate"] is False
     assert json.loads(payload)["id"] == "evt_unknown1"
     assert await purchase.published_events() == []
+
+
+async def test_stripe_unreachable_answers_503_and_the_abandoned_purchase_is_canceled(
+    purchase: PurchaseHarness, purchase_settings_factory: Any
+) -> None:
+    content_id = await purchase.publish()
+    buyer = purchase.customer()
+    settings = purchase_settings_factory(stripe_api_base="http://127.0.0.1:9", stripe_max_network_retries=0)
+    async with bootstrap(settings) as offline:
+        with pytest.raises(Unavailable):
+            buyer_id = purchase.tokens.user_of(buyer["Authorization"][7:])
+            await start_purchase(offline, customer_id=buyer_id, content_id=content_id)
+        [row] = await purchase.deps.pool.fetch("SELECT id, status, payment_intent_id FROM purchases")
+        assert (row["status"], row["payment_intent_id"]) == ("pending", None)
+        eager = dataclasses.replace(offline, settings=purchase_settings_factory(reconcile_after_s=0.1))
+        await asyncio.sleep(0.2)
+        assert await reconcile_once(eager) == 1
+    assert await purchase.status(str(row["id"]), buyer) == "canceled"
