@@ -44,6 +44,11 @@ COMPLETE_SECONDS = 8.0
 VIDEO = os.urandom(1024)
 
 
+def without_length(headers: dict[str, str]) -> dict[str, str]:
+    """The ticket's headers but Content-Length, which httpx sets from the body."""
+    return {name: value for name, value in headers.items() if name != "Content-Length"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -176,7 +181,7 @@ async def run(s3_url: str, access_key: str, secret_key: str) -> None:
             async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=CLIENTS)) as http:
                 for first in range(0, len(tickets), 64):
                     await asyncio.gather(*(
-                        http.put(t["url"], content=VIDEO, headers={"Content-Type": "video/mp4"})
+                        http.put(t["url"], content=VIDEO, headers=without_length(t["headers"]))
                         for t in tickets[first : first + 64]
                     ))  # fmt: skip
             pending = list(tickets)

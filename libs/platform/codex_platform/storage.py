@@ -170,15 +170,19 @@ class Storage:
         *,
         content_type: str | None = None,
         content_length: int | None = None,
+        if_none_match: str | None = None,
         expires_in: int = DEFAULT_EXPIRY_SECONDS,
     ) -> str:
         """A URL to PUT `key`; with `content_type` / `content_length`, those headers are signed
-        (X-Amz-SignedHeaders), so S3 and MinIO refuse an upload that sends other values."""
+        (X-Amz-SignedHeaders), so S3 and MinIO refuse an upload that sends other values.
+        `if_none_match="*"` signs a conditional write: the store answers 412 while `key` exists."""
         params: dict[str, Any] = {"Key": key}
         if content_type is not None:
             params["ContentType"] = content_type
         if content_length is not None:
             params["ContentLength"] = content_length
+        if if_none_match is not None:
+            params["IfNoneMatch"] = if_none_match
         return await self._presign("put_object", params, expires_in)
 
     async def create_multipart_upload(self, key: str, *, content_type: str | None = None) -> str:

@@ -5,6 +5,9 @@ What binds the bytes to the declaration, and where:
   X-Amz-SignedHeaders when they are presign parameters), and each part URL signs its part's
   `Content-Length`: S3, R2 and MinIO answer 403 SignatureDoesNotMatch to a request that sends other
   values. A part's content type is fixed once, at CreateMultipartUpload.
+- The PUT also signs `If-None-Match: *` (a conditional write): once the object is in, the store
+  answers 412 to another PUT through the same URL, so completed bytes cannot be swapped under the
+  pipeline while the URL lives (S3 and moto honour it, as do recent MinIO and R2).
 - moto (the tests' S3 server) checks none of this, and no store checks what a client declares
   beside the signature. So completion HEADs the object and compares size and type with the
   declaration (domain.refusal_of): that check is what stands between unvouched bytes and an event,
@@ -45,11 +48,15 @@ def store_errors() -> Iterator[None]:
 
 
 def put_headers(upload: Upload) -> dict[str, str]:
-    """The headers the single PUT must carry, exactly (both are in its signature).
+    """The headers the single PUT must carry, exactly (all are in its signature).
 
     A browser sets Content-Length itself (it may not be set by a page); it is listed for scripts.
     """
-    return {"Content-Type": upload.content_type, "Content-Length": str(upload.size_bytes)}
+    return {
+        "Content-Type": upload.content_type,
+        "Content-Length": str(upload.size_bytes),
+        "If-None-Match": "*",
+    }
 
 
 async def presign_put(storage: Storage, upload: Upload, expires_in: int) -> str:
@@ -58,6 +65,7 @@ async def presign_put(storage: Storage, upload: Upload, expires_in: int) -> str:
             upload.object_key,
             content_type=upload.content_type,
             content_length=upload.size_bytes,
+            if_none_match="*",
             expires_in=expires_in,
         )
 

@@ -18,10 +18,15 @@ async def test_a_small_file_by_presigned_put_completes_and_emits_its_event(
     owner = upload_service.tokens.user_of(creator.headers["Authorization"].split()[1])
     ticket = await upload_service.start(creator, len(VIDEO), filename="My Holiday.MP4")
     assert ticket["method"] == "put"
-    assert ticket["headers"] == {"Content-Type": "video/mp4", "Content-Length": str(len(VIDEO))}
-    # The URL signs the declared type and length: S3 and MinIO refuse a PUT that sends others.
+    assert ticket["headers"] == {
+        "Content-Type": "video/mp4",
+        "Content-Length": str(len(VIDEO)),
+        "If-None-Match": "*",
+    }
+    # The URL signs the declared type and length (S3 and MinIO refuse a PUT that sends others) and
+    # the condition that the key holds nothing yet.
     signed = parse_qs(urlsplit(ticket["url"]).query)["X-Amz-SignedHeaders"][0].split(";")
-    assert {"content-length", "content-type"} <= set(signed)
+    assert {"content-length", "content-type", "if-none-match"} <= set(signed)
 
     assert (await upload_service.put(ticket, VIDEO)).status_code == 200
     upload_id = ticket["upload_id"]
@@ -39,6 +44,10 @@ async def test_a_small_file_by_presigned_put_completes_and_emits_its_event(
     assert event["content_type"] == "video/mp4"
     stored = await upload_service.storage.get_bytes(event["key"])
     assert stored == VIDEO
+    # The URL still lives, but the completed original cannot be replaced through it.
+    again = await upload_service.put(ticket, os.urandom(len(VIDEO)))
+    assert again.status_code == 412
+    assert await upload_service.storage.get_bytes(event["key"]) == VIDEO
 
     shown = await creator.get(f"/uploads/{upload_id}")
     assert shown.json()["state"] == "completed"
