@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         service="stripe-local",
         description=DESCRIPTION,
         route_handlers=[ApiController, AdminController],
+        # A page confirms a PaymentIntent from the browser, as with Stripe.js (api.stripe.com allows CORS):
+        # the frontend's origins (CORS_ORIGINS, as for the services) may call the API.
+        cors_origins=settings.cors_origins,
         dependencies={
             "ledger": provide(ledger),
             "settings": provide(settings),
