@@ -26,6 +26,7 @@ from codex_bus.metrics import (
     OUTBOX_PUBLISHED,
     RELAY_FAILURES,
 )
+from codex_bus.outbox_sql import CLAIM, CLEANUP, MARK_FAILED, MARK_SENT, STATS
 from codex_bus.publishing import PublishingSource
 
 __all__ = ["OutboxRelay", "OutboxStats"]
@@ -36,33 +37,6 @@ CHANNEL = "codex_outbox"
 
 # Failures of a pass that say nothing is wrong with the relay itself (logged without a traceback).
 _EXPECTED = (BusError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError)
-
-_CLAIM = """
-SELECT seq, message_id, event_type, body, work_queue, delay_seconds, created_at FROM outbox
-WHERE sent_at IS NULL AND available_at <= clock_timestamp()
-ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
-"""
-_MARK_SENT = """
-UPDATE outbox SET sent_at = clock_timestamp() WHERE seq = ANY($1::bigint[])
-RETURNING extract(epoch FROM sent_at - created_at)::float8
-"""
-# The exponent is capped: 2^attempts overflows a float8 at about 1,024 attempts (3.5 days of a
-# type that no queue takes), and the error would abort the claim.
-_MARK_FAILED = """
-UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 2000),
-    available_at = clock_timestamp()
-        + least($3::float8 * power(2::float8, least(attempts, 30)), $4::float8) * interval '1 second'
-WHERE seq = $1
-"""
-_STATS = """
-SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8
-FROM outbox WHERE sent_at IS NULL
-"""
-_CLEANUP = """
-DELETE FROM outbox WHERE seq IN (
-    SELECT seq FROM outbox WHERE sent_at < clock_timestamp() - $1::interval
-    ORDER BY sent_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-"""
 
 
 @dataclass(frozen=True)
@@ -156,7 +130,7 @@ class OutboxRelay:
         async with self._pool.acquire() as conn, conn.transaction():
             if self._schema is None:  # called without start(), as tests and tools do
                 self._schema = await conn.fetchval("SELECT current_schema()")
-            rows = await conn.fetch(_CLAIM, self.batch_size)
+            rows = await conn.fetch(CLAIM, self.batch_size)
             if not rows:
                 return 0
             results = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
@@ -200,13 +174,13 @@ class OutboxRelay:
         try:
             async with conn.transaction():  # a savepoint: its failure leaves the sent marks alone
                 await conn.execute(
-                    _MARK_FAILED, row["seq"], f"{type(error).__name__}: {error}", *self._backoff
+                    MARK_FAILED, row["seq"], f"{type(error).__name__}: {error}", *self._backoff
                 )
         except asyncpg.PostgresError as exc:
             log.error("bus.outbox_mark_failed_failed", error=f"{type(exc).__name__}: {exc}", **fields)
 
     async def _mark_sent(self, conn: PgConnection, seqs: list[int]) -> None:
-        latencies = await conn.fetch(_MARK_SENT, seqs)
+        latencies = await conn.fetch(MARK_SENT, seqs)
         histogram = OUTBOX_PUBLISH_LATENCY.labels(self.schema)
         for (latency,) in latencies:
             histogram.observe(latency)
@@ -215,7 +189,7 @@ class OutboxRelay:
     async def stats(self) -> OutboxStats:
         """Backlog and oldest age, also set on the Prometheus gauges."""
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_STATS)
+            row = await conn.fetchrow(STATS)
         backlog, age = (int(row[0]), float(row[1])) if row is not None else (0, 0.0)
         OUTBOX_BACKLOG.labels(self.schema).set(backlog)
         OUTBOX_OLDEST_AGE.labels(self.schema).set(age)
@@ -226,7 +200,7 @@ class OutboxRelay:
         deleted = 0
         while True:
             async with self._pool.acquire() as conn:
-                status = await conn.execute(_CLEANUP, self.retention, chunk)
+                status = await conn.execute(CLEANUP, self.retention, chunk)
             count = int(status.split()[-1])
             deleted += count
             if count < chunk:
