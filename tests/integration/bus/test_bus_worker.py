@@ -145,3 +145,14 @@ async def _delete_queues(bus: Bus) -> None:
         for queue in bus.declared.queues:
             await channel.queue_delete(queue)
         await channel.close()
+
+
+async def test_a_service_task_that_raises_ends_the_worker(amqp_url: str, queue_prefix: str) -> None:
+    async def reconcile() -> None:
+        raise ConnectionResetError("the reconciler's API went away")
+
+    worker_bus = Bus(amqp_url, topology=Topology(prefix=queue_prefix), name="test-worker")
+    with pytest.raises(WorkerPartEnded, match="task:reconciler") as ended:
+        await asyncio.wait_for(run_worker(worker_bus, tasks={"reconciler": reconcile}), timeout=10)
+    assert isinstance(ended.value.__cause__, ConnectionResetError)
+    assert await _part_is("task:reconciler", 0.0)
