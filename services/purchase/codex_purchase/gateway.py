@@ -89,7 +89,9 @@ class StripeGateway:
                     "amount": amount,
                     "currency": currency,
                     "metadata": metadata,
-                    "automatic_payment_methods": {"enabled": True},
+                    # Only methods that confirm in the page: none that redirects the customer away
+                    # (those need a return_url, and the frontend polls this page for the result).
+                    "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
                 },
                 options={"idempotency_key": f"purchase-{purchase_id}"},
             )

@@ -29,6 +29,8 @@ async def test_paying_completes_the_purchase_once_with_its_event_and_receipt(
     assert intent.amount == 799
     assert intent.metadata["purchase_id"] == body["purchase_id"]
     assert intent.metadata["content_id"] == content_id
+    assert intent.automatic_payment_methods is not None
+    assert intent.automatic_payment_methods.allow_redirects == "never"  # confirmed in the page
 
     await purchase.stripe.pay(body["payment_intent_id"])
     await purchase.reaches(body["purchase_id"], buyer, "completed")

@@ -18,6 +18,7 @@ from codex_platform.errors import Unavailable
 from codex_purchase.bootstrap import bootstrap
 from codex_purchase.purchasing import start_purchase
 from codex_purchase.reconciler import reconcile_once
+from codex_purchase.webhooks import apply_event, receive_event
 
 
 async def _paid(purchase: PurchaseHarness) -> tuple[dict[str, Any], dict[str, str]]:
@@ -204,3 +205,27 @@ async def test_stripe_unreachable_answers_503_and_the_abandoned_purchase_is_canc
         await asyncio.sleep(0.2)
         assert await reconcile_once(eager) == 1
     assert await purchase.status(str(row["id"]), buyer) == "canceled"
+
+
+async def test_an_event_that_could_not_be_applied_is_applied_by_the_worker(
+    purchase: PurchaseHarness, purchase_settings_factory: Any
+) -> None:
+    await purchase.stripe.fault("drop")
+    body, buyer = await _paid(purchase)
+    [succeeded] = await purchase.stripe.events("payment_intent.succeeded", body["payment_intent_id"])
+    offline_settings = purchase_settings_factory(
+        stripe_api_base="http://127.0.0.1:9", stripe_max_network_retries=0
+    )
+    async with bootstrap(offline_settings) as offline:
+        event = offline.stripe.verify(*purchase.stripe.signed(succeeded))
+        assert await receive_event(offline, event)
+        assert not await apply_event(offline, event.id, body["payment_intent_id"])  # Stripe unreachable
+    assert await purchase.status(body["purchase_id"], buyer) == "pending"
+
+    retry_now = dataclasses.replace(
+        purchase.deps, settings=purchase_settings_factory(event_retry_after_s=0.01, reconcile_after_s=3600)
+    )
+    await asyncio.sleep(0.05)
+    assert await reconcile_once(retry_now) == 1
+    assert await purchase.status(body["purchase_id"], buyer) == "completed"
+    assert await reconcile_once(retry_now) == 0  # applied once

@@ -27,7 +27,8 @@ Obj = dict[str, Any]
 
 _CREATE = {
     "amount", "currency", "metadata", "payment_method", "confirm", "description", "receipt_email",
-    "automatic_payment_methods", "payment_method_types", "capture_method", "expand",
+    "automatic_payment_methods", "payment_method_types", "allowed_payment_method_types", "capture_method",
+    "expand",
 }  # fmt: skip
 _CANCELABLE = (
     "requires_payment_method",
@@ -70,7 +71,7 @@ class Ledger:
         assert amount is not None
         if params.get("capture_method", "automatic") not in ("automatic", "automatic_async"):
             raise invalid("Only automatic capture is supported here", param="capture_method")
-        types = params.get("payment_method_types")
+        types = params.get("allowed_payment_method_types") or params.get("payment_method_types")
         intent = objects.payment_intent(
             amount,
             currency,
@@ -80,8 +81,12 @@ class Ledger:
             payment_method_types=types if isinstance(types, list) else None,
         )
         expand = expand_param(params, ["latest_charge"])
-        if isinstance(params.get("automatic_payment_methods"), dict):
-            intent["automatic_payment_methods"] = {"enabled": True}
+        automatic = params.get("automatic_payment_methods")
+        if isinstance(automatic, dict) and flag_param(automatic, "enabled"):
+            redirects = automatic.get("allow_redirects", "always")
+            if redirects not in ("always", "never"):
+                raise invalid("Invalid allow_redirects", param="automatic_payment_methods[allow_redirects]")
+            intent["automatic_payment_methods"] = {"enabled": True, "allow_redirects": redirects}
         self.intents[intent["id"]] = intent
         self._emit("payment_intent.created", intent)
         if flag_param(params, "confirm"):
