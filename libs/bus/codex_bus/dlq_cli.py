@@ -125,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
 
 @contextmanager
 def _progress(console: Console) -> Iterator[ProgressCallback]:
+    if not console.is_terminal:  # a bar is for eyes: nothing at all in a log or a pipe
+        yield lambda phase, done, total: None
+        return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     bar = Progress(*columns, console=console, transient=True)
     tasks: dict[str, object] = {}

@@ -179,7 +179,9 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
-_BREAKS = re.compile(r"[^\s./:,]+[./:,]?\s*|[./:,]\s*|\s+")
+# A token ends after a dot, slash, colon or comma, or at spaces; a version (`.v1`) stays with the
+# word before it, so that `purchase.completed.v1` breaks as `purchase.` + `completed.v1`.
+_BREAKS = re.compile(r"[^\s./:,]+(?:\.v\d+\b)?[./:,]?\s*|[./:,]\s*|\s+")
 
 
 def _allocate(

@@ -51,7 +51,8 @@ def dead_letter_queues(prefix: str, queues: Sequence[str] = SUITE_QUEUES) -> lis
 async def survey(
     bus: Bus, names: Sequence[str], *, groups_up_to: int = 10_000, progress: Progress | None = None
 ) -> tuple[list[QueueSurvey], list[str]]:
-    """The survey of each dead-letter queue in `names` that exists, and the names that do not.
+    """The survey of each dead-letter queue in `names` that exists (deepest first), and the names
+    that do not.
 
     Counting groups reads the whole queue (one bounded pass), so it is skipped for a queue deeper
     than `groups_up_to`; `codex-dlq stats <queue>` counts them anyway.
@@ -72,4 +73,5 @@ async def survey(
         elif depth:
             groups = len(await dlq.stats(progress=progress))
         found.append(QueueSurvey(name, depth, head.dead_lettered_at if head else None, groups))
+    found.sort(key=lambda q: -q.depth)  # the deepest first; equal ones keep the order asked
     return found, absent

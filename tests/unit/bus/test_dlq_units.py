@@ -46,6 +46,7 @@ def test_ages_read_as_kubectl_writes_them() -> None:
 
 def test_wrapping_breaks_after_dots_and_folds_only_what_has_no_break() -> None:
     assert _wrap("catalog.content.archived.v1", 16) == "catalog.content.\narchived.v1"
+    assert _wrap("purchase.completed.v1", 19) == "purchase.\ncompleted.v1"  # the version stays
     assert _wrap("KeyError: 'a b c'", 10) == "KeyError:\n'a b c'"
     assert _wrap("x" * 25, 10) == "x" * 10 + "\n" + "x" * 10 + "\n" + "x" * 5
 
