@@ -178,8 +178,10 @@ class Repository:
         record = await self.conn.fetchrow(
             f"""UPDATE purchases
                 SET status = $2, amount_refunded_cents = $3, updated_at = now(), checked_at = now(),
-                    completed_at = CASE WHEN $4 THEN now() ELSE completed_at END,
-                    refunded_at = CASE WHEN $5 THEN now() ELSE refunded_at END
+                    -- the time now, not the transaction's start: taken under the row lock, so a later
+                    -- change of one purchase always has a later time (catalog keeps the latest)
+                    completed_at = CASE WHEN $4 THEN clock_timestamp() ELSE completed_at END,
+                    refunded_at = CASE WHEN $5 THEN clock_timestamp() ELSE refunded_at END
                 WHERE id = $1 RETURNING {_COLUMNS}""",
             purchase_id,
             status,
