@@ -76,16 +76,49 @@ def make_clip(path: Path, *, seconds: float = 1.0, width: int = 160, height: int
     return path.read_bytes()
 
 
-def start_transcode_endpoint(log_dir: Path, gpu_python: Path, *, workers: int = 2, **settings: Any) -> Any:
-    """runpod-local with `workers` real transcode workers (`python -m codex_gpu`) on the CPU."""
+# A stand-in for the transcode worker where the test is about the service, not the transcode (many jobs):
+# run by the real SDK loop, it PUTs small files to the job's presigned URLs and answers a result of the
+# contract's shape. The real worker's own behaviour is tested in gpu/ and test_media_dispatch_e2e.py.
+STUB_WORKER = """
+import asyncio, urllib.request
+import runpod
+
+def put(url, data, content_type):
+    request = urllib.request.Request(url, data=data, method="PUT", headers={"Content-Type": content_type})
+    urllib.request.urlopen(request, timeout=30).read()
+
+async def handler(job):
+    job_input = job["input"]
+    await asyncio.sleep(0.3)
+    put(job_input["outputs"]["720p"], b"\\0" * 64, "video/mp4")
+    put(job_input["thumbnail_url"], b"\\xff\\xd8", "image/jpeg")
+    rendition = {"name": "720p", "width": 160, "height": 90, "codec": "h264", "profile": "High",
+                 "pix_fmt": "yuv420p", "fps": 15.0, "bitrate": 1000, "size_bytes": 64, "duration_s": 0.5,
+                 "has_audio": False}
+    return {"job_id": job_input["job_id"], "status": "succeeded", "renditions": [rendition],
+            "thumbnail": {"width": 160, "height": 90, "size_bytes": 2, "at_s": 0.25}, "encoder": "stub"}
+
+runpod.serverless.start({"handler": handler})
+"""
+
+
+def start_transcode_endpoint(
+    log_dir: Path, gpu_python: Path, *, workers: int = 2, stub: bool = False, **settings: Any
+) -> Any:
+    """runpod-local with `workers` real transcode workers (`python -m codex_gpu`) on the CPU, or with
+    `stub` the stand-in above."""
     workdir = log_dir / "gpu-work"
     workdir.mkdir(exist_ok=True)
+    command = f"{gpu_python} -m codex_gpu"
+    if stub:
+        (log_dir / "stub_worker.py").write_text(STUB_WORKER)
+        command = f"{gpu_python} {log_dir / 'stub_worker.py'}"
     server = e2e.start_runpod_local(
         log_dir,
         endpoints=ENDPOINT,
         api_key=RUNPOD_KEY,
         workers=workers,
-        worker_command=f"{gpu_python} -m codex_gpu",
+        worker_command=command,
         # the test's S3 server (moto) listens on 127.0.0.1 over http: allowed as in development
         worker_env_json=json.dumps(
             {"CODEX_GPU_WORKDIR": str(workdir), "CODEX_GPU_URL_ALLOW": "127.0.0.1,localhost"}
