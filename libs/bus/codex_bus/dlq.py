@@ -27,7 +27,8 @@ from codex_bus.bus import Bus
 from codex_bus.dead_letter import PASS_MARK, DeadLetter
 from codex_bus.dlq_audit import AuditTrail
 from codex_bus.dlq_prefix import PrefixMatch
-from codex_bus.dlq_scan import DeadLetterQueueBusy, Progress, ScanPass
+from codex_bus.dlq_scan import DeadLetterQueueBusy, KeepInQueue, Progress, ScanPass
+from codex_bus.errors import UnroutableMessage
 from codex_bus.metrics import REPLAYED
 
 __all__ = [
@@ -39,6 +40,10 @@ __all__ = [
     "Progress",
     "ReplayReport",
 ]
+
+
+class NoSourceQueue(ValueError):
+    """A dead letter that does not say where it came from cannot be replayed."""
 
 
 @dataclass
@@ -75,6 +80,9 @@ class ReplayReport:
     moved: int
     dry_run: bool
     letters: list[DeadLetter] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)
+    """Selected dead letters that could not be sent back and stayed (the first `preview`), by id:
+    why (their source queue is gone, or they name none)."""
 
 
 @dataclass(frozen=True)
@@ -249,7 +257,13 @@ class DeadLetterQueue:
             return True
 
         async def send_back(message: AbstractIncomingMessage, letter: DeadLetter) -> None:
-            await self._send_back(message, letter)
+            try:
+                await self._send_back(message, letter)
+            except (UnroutableMessage, NoSourceQueue) as exc:
+                # One letter whose queue is gone must not stop the replay of the others.
+                if len(report.kept) < preview:
+                    report.kept[letter.message_id] = str(exc)
+                raise KeepInQueue from exc
             report.moved += 1
             REPLAYED.labels(letter.source_queue).inc()
             if audit is not None:
@@ -262,7 +276,7 @@ class DeadLetterQueue:
                 audit.finish(error=exc, selected=report.selected)
             raise
         if audit is not None:
-            audit.finish(selected=report.selected)
+            audit.finish(selected=report.selected, kept=len(report.kept))
         return report
 
     async def export(self, path: Path, *, progress: Progress | None = None) -> int:
@@ -331,7 +345,7 @@ class DeadLetterQueue:
 
     async def _send_back(self, message: AbstractIncomingMessage, letter: DeadLetter) -> None:
         if not letter.source_queue:
-            raise ValueError(f"dead letter {letter.message_id} does not name its source queue")
+            raise NoSourceQueue(f"dead letter {letter.message_id} does not name its source queue")
         dropped = (*h.FAILURE_HEADERS, h.ATTEMPTS, h.SOURCE_QUEUE, PASS_MARK)
         headers: dict[str, Any] = {k: v for k, v in h.copyable(message.headers).items() if k not in dropped}
         headers[h.REPLAYS] = letter.replays + 1

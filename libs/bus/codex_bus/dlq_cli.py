@@ -229,6 +229,7 @@ async def _replay(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -
         "dry_run": report.dry_run,
         "selected": report.selected,
         "moved": report.moved,
+        "kept": report.kept,
     }
     if out.machine:
         out.records(envelope, [letter_record(d) for d in report.letters] if report.dry_run else [])
@@ -237,7 +238,9 @@ async def _replay(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -
         out.note(f"dry run: would replay {report.selected} dead letters; nothing moved")
     else:
         out.note(f"replayed {report.moved} dead letters from {dlq.name} to their source queues")
-    return 0
+    for message_id, why in report.kept.items():
+        out.error(f"not replayed, left in {dlq.name}: {message_id}: {why}")
+    return 1 if report.kept else 0
 
 
 async def _export(dlq: DeadLetterQueue, args: argparse.Namespace, out: Output) -> int:

@@ -35,7 +35,7 @@ from codex_bus import headers as h
 from codex_bus.dead_letter import PASS_MARK, DeadLetter
 from codex_bus.errors import BusError
 
-__all__ = ["PASS_MARK", "DeadLetterQueueBusy", "Progress", "ScanPass", "Visit"]
+__all__ = ["PASS_MARK", "DeadLetterQueueBusy", "KeepInQueue", "Progress", "ScanPass", "Visit"]
 
 
 Progress = Callable[[str, int, int], None]
@@ -47,6 +47,10 @@ Visit = Callable[[DeadLetter], Awaitable[bool]]
 # With every delivery settled and none arriving for this long, the queue holds fewer messages than
 # it did when the pass began (another tool took some): the pass is over.
 _IDLE_S = 2.0
+
+
+class KeepInQueue(Exception):
+    """Raised by `send_back` for a message it cannot send: the pass puts it back in the queue."""
 
 
 class DeadLetterQueueBusy(BusError):
@@ -147,8 +151,11 @@ class ScanPass:
     ) -> None:
         try:
             if move and self._send_back is not None:
-                await self._send_back(message, letter)
-            else:
+                try:
+                    await self._send_back(message, letter)
+                except KeepInQueue:
+                    move = False
+            if not move or self._send_back is None:
                 await channel.default_exchange.publish(
                     _copy(message, letter, self._mark), routing_key=self._queue, mandatory=True
                 )

@@ -8,7 +8,7 @@ import uuid
 import aio_pika
 import pytest
 from bus_support import queue_depth
-from dlq_support import declare, plant
+from dlq_support import cli_here, declare, plant
 
 from codex_bus import Bus, DeadLetterQueue
 from codex_bus.dlq_scan import DeadLetterQueueBusy
@@ -67,3 +67,21 @@ async def test_a_broker_dead_letter_reads_the_same_after_a_pass(bus: Bus, queue_
     assert after.dead_lettered_at == before.dead_lettered_at and after.body == before.body
     assert "codex-dlq-pass" not in after.headers
     assert await queue_depth(bus, source) == 0
+
+
+async def test_a_letter_whose_source_is_gone_stays_and_the_others_move(
+    bus: Bus, amqp_url: str, queue_prefix: str
+) -> None:
+    source = await declare(bus, f"{queue_prefix}catalog", quorum=True)
+    name = await declare(bus, f"{queue_prefix}catalog.dlq")
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    await plant(bus, name, [{"message_id": i} for i in ids[:3]], source=source)
+    await plant(bus, name, [{"message_id": ids[3]}], source=f"{queue_prefix}deleted-service")
+
+    run = await cli_here(amqp_url, "replay", name, "--all")
+    assert run.status == 1
+    assert "replayed 3" in run.out
+    assert ids[3] in run.err and "not replayed" in run.err
+    assert await queue_depth(bus, source) == 3
+    [left] = await DeadLetterQueue(bus, name).browse()
+    assert left.message_id == ids[3] and left.source_queue == f"{queue_prefix}deleted-service"
