@@ -48,6 +48,18 @@ class Replica:
     serve: subprocess.Popen[bytes]
     worker: subprocess.Popen[bytes]
     base_url: str
+    metrics_url: str
+
+    async def metrics(self) -> dict[str, float]:
+        """Both processes' media-dispatch samples, added up: `name{labels}` -> value."""
+        samples: dict[str, float] = {}
+        async with httpx.AsyncClient() as client:
+            for url in (f"{self.base_url}/metrics", self.metrics_url):
+                for line in (await client.get(url)).text.splitlines():
+                    if line.startswith("media_dispatch_"):
+                        name, value = line.rsplit(" ", 1)
+                        samples[name] = samples.get(name, 0.0) + float(value)
+        return samples
 
     def kill(self) -> None:
         for process in (self.serve, self.worker):
@@ -82,9 +94,11 @@ async def start_replica(settings: MediaDispatchSettings, logs: Path, name: str) 
     base_url = f"http://127.0.0.1:{port}"
     env = settings_env(settings)
     env[MediaDispatchSettings.env_prefix() + "PUBLIC_URL"] = base_url
+    metrics_port = free_port()
+    env[MediaDispatchSettings.env_prefix() + "WORKER_METRICS_PORT"] = str(metrics_port)
     serve = cli(env, logs / f"{name}-serve.log", "serve", "--port", str(port))
     worker = cli(env, logs / f"{name}-worker.log", "worker")
-    replica = Replica(serve, worker, base_url)
+    replica = Replica(serve, worker, base_url, f"http://127.0.0.1:{metrics_port}/metrics")
 
     async def up() -> bool:
         if serve.poll() is not None or worker.poll() is not None:
@@ -151,7 +165,7 @@ def settings(
     built = service_settings(
         database_url=database_url, schema=pg_schema, amqp_url=amqp_url, bus_prefix=queue_prefix,
         s3=s3_settings, bucket=s3_bucket, endpoint=endpoint, max_in_flight=MAX_IN_FLIGHT, submit_grace_s=3.0,
-        log_format="json",
+        log_format="json", gauge_interval_s=0.2,
     )  # fmt: skip
     migrated = subprocess.run(
         [sys.executable, "-m", "codex_media_dispatch.cli", "migrate"],
@@ -194,6 +208,8 @@ async def test_two_replicas_submit_each_job_once_within_the_in_flight_limit(
             return await all_terminal(db_pool, len(uploads))
 
         await eventually(done, timeout=180, what="8 assets terminal")
+        await asyncio.sleep(0.5)
+        samples = [await replica.metrics() for replica in replicas]
     finally:
         await stop_all(replicas)
     rows = await db_pool.fetch("SELECT state, attempts FROM assets")
@@ -204,6 +220,20 @@ async def test_two_replicas_submit_each_job_once_within_the_in_flight_limit(
     assert 1 <= most_in_flight <= MAX_IN_FLIGHT
     ready = await outbox_events(db_pool, "media.asset.ready.v1")
     assert sorted(e["upload_id"] for e in ready) == sorted(uploads)
+
+    # the metrics of both replicas (HTTP side: webhooks; workers: dispatcher, reconciler) add up
+    def total(prefix: str) -> float:
+        return sum(v for sample in samples for k, v in sample.items() if k.startswith(prefix))
+
+    assert (
+        total('media_dispatch_transitions_total{source="webhook",to="ready"}')
+        + total('media_dispatch_transitions_total{source="reconciler",to="ready"}')
+        == 8
+    )
+    assert total("media_dispatch_submissions_total") == 8
+    assert total("media_dispatch_time_to_ready_seconds_count") == 8
+    assert total("media_dispatch_gpu_seconds_total") > 0
+    assert all(sample['media_dispatch_assets{state="ready"}'] == 8 for sample in samples)
     # both replicas' workers did some of the work
     logs = [(tmp_path / f"{name}-worker.log").read_text() for name in ("a", "b")]
     assert all("runpod_job_submitted" in log or "asset_transition" in log for log in logs)

@@ -1,12 +1,24 @@
 """media-dispatch's Prometheus metrics, on the default registry that /metrics serves.
 
 Counters and histograms count in the process that applied the change (the webhook in `serve`, the
-reconciler and dispatcher in `worker`); the assets-by-state gauge is read from the database.
+reconciler and dispatcher in `worker`, which serves them on `worker_metrics_port` when it is set);
+the assets-by-state gauge is read from the database by the worker.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import asyncio
+from typing import TYPE_CHECKING
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from codex_media_dispatch.domain import ASSET_STATES
+
+if TYPE_CHECKING:
+    from codex_media_dispatch.bootstrap import Deps
+
+_log = structlog.stdlib.get_logger("codex_media_dispatch")
 
 TRANSITIONS = Counter(
     "media_dispatch_transitions_total",
@@ -32,3 +44,27 @@ TIME_TO_READY = Histogram(
 )
 GPU_SECONDS = Counter("media_dispatch_gpu_seconds_total", "Execution time RunPod reported for finished jobs.")
 ASSETS = Gauge("media_dispatch_assets", "Assets by state (read from the database).", ["state"])
+
+
+async def refresh_asset_gauge(deps: Deps) -> None:
+    """Until cancelled: assets by state, from the database (every replica reports the same figures)."""
+    while True:
+        try:
+            rows = await deps.pool.fetch("SELECT state, count(*) AS n FROM assets GROUP BY state")
+        except Exception as exc:  # the database is down a moment: keep the last figures
+            _log.warning("asset_gauge_failed", error_type=type(exc).__name__)
+        else:
+            counts = {row["state"]: int(row["n"]) for row in rows}
+            for state in ASSET_STATES:
+                ASSETS.labels(state).set(counts.get(state, 0))
+        await asyncio.sleep(deps.settings.gauge_interval_s)
+
+
+async def serve_worker_metrics(host: str, port: int) -> None:
+    """The worker's /metrics (prometheus_client's own server, in a thread); runs until cancelled."""
+    server, thread = start_http_server(port, addr=host)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -223,8 +223,3 @@ async def list_assets(
             limit,
         )
     )
-
-
-async def count_by_state(pool: asyncpg.Pool[Any]) -> dict[str, int]:
-    rows = await pool.fetch("SELECT state, count(*) AS n FROM assets GROUP BY state")
-    return {row["state"]: int(row["n"]) for row in rows}
