@@ -143,14 +143,17 @@ class Publishing:
             counter = self._published[event_type] = PUBLISHED.labels(event_type)
         counter.inc()
 
-    async def ensure_queue_delay(self, queue: str, delay_ms: int, *, check_target: bool = False) -> str:
+    async def ensure_queue_delay(
+        self, queue: str, delay_ms: int, *, check_target: bool = False, force: bool = False
+    ) -> str:
         """Declare (when due) the TTL queue that delivers to the full queue name `queue` after `delay_ms`.
 
         With `check_target` the target queue must exist already: the TTL queue would otherwise
         accept the message and drop it when it expires, so mandatory routing would not protect it.
+        With `force` it is declared now, whenever it was last.
         """
         name = self.topology.queue_delay_queue(queue, delay_ms)
-        if self._due(name):
+        if force or self._due(name):
             async with self._declare_lock:
                 if check_target and not await self.queue_exists(queue):
                     raise UnroutableMessage("", queue)

@@ -17,6 +17,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from codex_bus import headers as h
 from codex_bus.acks import DeliveryTracker
+from codex_bus.errors import UnroutableMessage
 from codex_bus.failure import Failure
 from codex_bus.metrics import DEAD_LETTERED, RETRIED
 from codex_bus.publishing import Publishing
@@ -110,17 +111,34 @@ class Settlement:
         }
         if copy.reason is None:
             headers[h.ATTEMPTS] = copy.attempts + 1
+            delay_ms = copy.delay_seconds * 1000
             routing_key = self.queue
-            if copy.delay_seconds:
-                routing_key = await self.publishing.ensure_queue_delay(self.queue, copy.delay_seconds * 1000)
-            await self._send(incoming, message_id, copy.event_type, routing_key, headers)
+            if delay_ms:
+                routing_key = await self.publishing.ensure_queue_delay(self.queue, delay_ms)
+            try:
+                await self._send(incoming, message_id, copy.event_type, routing_key, headers)
+            except UnroutableMessage:
+                if not delay_ms:
+                    raise
+                # The delay queue went away since we declared it (deleted, or expired): again, once.
+                routing_key = await self.publishing.ensure_queue_delay(self.queue, delay_ms, force=True)
+                await self._send(incoming, message_id, copy.event_type, routing_key, headers)
             RETRIED.labels(self.queue, copy.event_type).inc()
             log.warning("bus.message_retried", delay_seconds=copy.delay_seconds, **fields)
         else:
             headers[h.ATTEMPTS] = copy.attempts
             headers[h.DEAD_LETTERED_AT] = now
             headers[h.REASON] = copy.reason
-            await self._send(incoming, message_id, copy.event_type, self.dead_letter_queue, headers)
+            try:
+                await self._send(incoming, message_id, copy.event_type, self.dead_letter_queue, headers)
+            except UnroutableMessage:
+                # The dead-letter queue was deleted since the consumer started: declare it again
+                # and send once more, rather than hand the message back to loop on the same error.
+                dlq = self.dead_letter_queue
+                await self.publishing.declare_classic_queue(
+                    dlq, lambda ch: ch.declare_queue(dlq, durable=True)
+                )
+                await self._send(incoming, message_id, copy.event_type, dlq, headers)
             DEAD_LETTERED.labels(self.queue, copy.event_type, copy.reason).inc()
             log.error(
                 "bus.message_dead_lettered",

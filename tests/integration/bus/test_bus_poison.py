@@ -10,7 +10,7 @@ import pytest
 from bus_support import Recorder, archived, depth_is, eventually, published, queue_depth
 from structlog.testing import capture_logs
 
-from codex_bus import Bus, ConsumerSettings, subscribe
+from codex_bus import Bus, ConsumerSettings, MessageBatch, subscribe
 from codex_bus import headers as h
 from codex_bus.topology import Topology
 from codex_contracts import encode_envelope, new_envelope
@@ -110,3 +110,57 @@ async def test_a_delayed_event_that_no_queue_takes_when_due_is_parked_not_droppe
     assert parked.message_id == orphan.id
     assert parked.routing_key == published().type_name
     assert [d.content_id for d in recorder.deliveries] == ["taken"]
+
+
+async def delete_queue(bus: Bus, name: str) -> None:
+    channel = await bus.connection.channel()
+    await channel.queue_delete(name)
+    await channel.close()
+
+
+async def holds(bus: Bus, queue: str, count: int) -> bool:
+    """Whether `queue` exists and holds `count` messages."""
+    try:
+        return await depth_is(bus, queue, count)
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        return False
+
+
+async def test_a_dead_letter_queue_deleted_while_consuming_is_declared_again(bus: Bus) -> None:
+    consumer = bus.consumer(
+        "catalog", [subscribe(ContentArchivedV1, Recorder())], ConsumerSettings(max_batch_timeout=0)
+    )
+    async with consumer:
+        await delete_queue(bus, consumer.dead_letter_queue)  # an operator's mistake
+        await bus.publisher.publish(
+            b"not json", exchange=bus.topology.events_exchange, routing_key=TYPE, message_id="poison"
+        )
+        await eventually(lambda: holds(bus, consumer.dead_letter_queue, 1), timeout=10)
+    assert await queue_depth(bus, consumer.queue) == 0
+
+
+async def test_a_delay_queue_deleted_since_its_declaration_is_declared_again(bus: Bus) -> None:
+    async def retry_first_attempt(batch: MessageBatch[ContentArchivedV1]) -> None:
+        for message in batch:
+            if message.attempts == 1:
+                message.retry(delay_seconds=1)
+
+    recorder = Recorder(retry_first_attempt)
+    consumer = bus.consumer(
+        "catalog", [subscribe(ContentArchivedV1, recorder)], ConsumerSettings(max_batch_timeout=0)
+    )
+    producer = bus.producer(source="t")
+    async with consumer:
+        await producer.send(archived("first"))
+        await recorder.wait_for(2)
+        await delete_queue(bus, bus.topology.queue_delay_queue(consumer.queue, 1000))
+        await producer.send(archived("second"))
+        await recorder.wait_for(4, timeout=10)
+    assert sorted((d.content_id, d.attempts) for d in recorder.deliveries) == [
+        ("first", 1),
+        ("first", 2),
+        ("second", 1),
+        ("second", 2),
+    ]
+    second = [d.at for d in recorder.deliveries if d.content_id == "second"]
+    assert second[1] - second[0] >= 0.9  # went through the delay queue, not straight back
