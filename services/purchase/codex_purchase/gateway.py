@@ -102,6 +102,16 @@ class StripeGateway:
         assert intent.client_secret is not None
         return CreatedIntent(intent.id, intent.client_secret)
 
+    async def cancel_intent(self, intent_id: str) -> None:
+        """Cancel an intent nobody will pay; one that has meanwhile succeeded or ended stays as it is."""
+        try:
+            await self.client.v1.payment_intents.cancel_async(
+                intent_id, params={"cancellation_reason": "abandoned"}
+            )
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "payment_intent_unexpected_state":
+                raise
+
     async def payment(self, intent_id: str) -> Payment:
         """The payment as Stripe has it now (raises stripe.StripeError when Stripe cannot say)."""
         intent = await self.client.v1.payment_intents.retrieve_async(

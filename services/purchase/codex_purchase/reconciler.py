@@ -2,12 +2,15 @@
 that was not applied (Stripe was unreachable) is applied again; a purchase still pending after
 `reconcile_after_s` (a webhook lost, late, or an endpoint misconfigured) is settled from its
 PaymentIntent, so a customer who paid is never left without access; a pending purchase that never got
-an intent (Stripe refused or was down, and the customer left) is canceled."""
+an intent (Stripe refused or was down, and the customer left) is canceled, and one still unpaid after
+`abandon_after_s` has its intent canceled at Stripe (then settles as canceled, or as completed if the
+customer paid at the last moment)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -41,6 +44,9 @@ async def reconcile_once(deps: Deps) -> int:
                         purchase.id,
                     )
             else:
+                age = (datetime.now(UTC) - purchase.created_at).total_seconds()
+                if age > settings.abandon_after_s:
+                    await deps.stripe.cancel_intent(purchase.payment_intent_id)
                 await settle_intent(deps, purchase.payment_intent_id)
         except Exception as exc:
             _log.warning("reconcile_failed", purchase_id=str(purchase.id), error_type=type(exc).__name__)

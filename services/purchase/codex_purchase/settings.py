@@ -36,6 +36,9 @@ class PurchaseSettings(ServiceSettings, frozen=True, kw_only=True):
     reconcile_after_s: Positive = 300.0
     """A purchase pending this long is settled from its PaymentIntent's state (the webhook is late)."""
     reconcile_interval_s: Positive = 30.0
+    abandon_after_s: Positive = 24 * 3600.0
+    """A purchase still unpaid this long is given up: its PaymentIntent canceled at Stripe (Stripe
+    advises canceling intents that will not be used), the purchase canceled."""
     event_retry_after_s: Positive = 30.0
     """A stored webhook event not yet applied after this long is applied by the worker."""
 

@@ -229,3 +229,22 @@ async def test_an_event_that_could_not_be_applied_is_applied_by_the_worker(
     assert await reconcile_once(retry_now) == 1
     assert await purchase.status(body["purchase_id"], buyer) == "completed"
     assert await reconcile_once(retry_now) == 0  # applied once
+
+
+async def test_a_purchase_left_unpaid_is_given_up_and_its_intent_canceled_at_stripe(
+    purchase: PurchaseHarness, purchase_settings_factory: Any
+) -> None:
+    content_id = await purchase.publish()
+    buyer = purchase.customer()
+    body = (await purchase.start(content_id, buyer)).json()
+    await asyncio.sleep(0.2)
+    settings = purchase_settings_factory(reconcile_after_s=0.1, abandon_after_s=3600)
+    assert await reconcile_once(dataclasses.replace(purchase.deps, settings=settings)) == 1
+    assert await purchase.status(body["purchase_id"], buyer) == "pending"  # not long enough to give up
+
+    settings = purchase_settings_factory(reconcile_after_s=0.01, abandon_after_s=0.1)
+    await asyncio.sleep(0.05)
+    assert await reconcile_once(dataclasses.replace(purchase.deps, settings=settings)) == 1
+    assert await purchase.status(body["purchase_id"], buyer) == "canceled"
+    intent = await purchase.stripe.sdk.v1.payment_intents.retrieve_async(body["payment_intent_id"])
+    assert (intent.status, intent.cancellation_reason) == ("canceled", "abandoned")

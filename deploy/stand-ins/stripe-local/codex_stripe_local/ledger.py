@@ -38,6 +38,7 @@ _CANCELABLE = (
     "processing",
 )
 _CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
+_CANCEL_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
 _REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
@@ -165,9 +166,12 @@ class Ledger:
                 f"{', '.join(_CANCELABLE)}.",
                 copy.deepcopy(intent),
             )
+        reason = optional_str(params, "cancellation_reason")
+        if reason is not None and reason not in _CANCEL_REASONS:
+            raise invalid(f"Invalid cancellation_reason: {reason}", param="cancellation_reason")
         intent["status"] = "canceled"
         intent["canceled_at"] = objects.now()
-        intent["cancellation_reason"] = optional_str(params, "cancellation_reason")
+        intent["cancellation_reason"] = reason
         self._emit("payment_intent.canceled", intent)
         return self._expanded(intent, expand_param(params, ["latest_charge"]))
 
