@@ -103,6 +103,11 @@ class Bus:
         """Confirmed, mandatory publishing of raw bodies (operator tools, tests)."""
         return self.publishing.publisher
 
+    @property
+    def is_connected(self) -> bool:
+        """Whether the connection is up now (False while it is being restored): for readiness."""
+        return self.publishing.is_connected
+
     async def ready(self) -> None:
         """Wait until the connection is up (it reconnects by itself after a loss)."""
         await self.connection.ready()

@@ -147,8 +147,8 @@ async def test_the_relay_claims_nothing_while_the_broker_is_away(
 
 
 async def _down(bus: Bus) -> bool:
-    return not bus.publishing.is_connected
+    return not bus.is_connected
 
 
 async def _up(bus: Bus) -> bool:
-    return bus.publishing.is_connected
+    return bus.is_connected
