@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -80,6 +81,11 @@ class ScanPass:
         self._slots = asyncio.Semaphore(window)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._failure: BaseException | None = None
+        # Deliveries in the order taken, and those whose copy is confirmed: acked together, up to
+        # the last one with none unconfirmed before it (one basic.ack(multiple) for a run of them).
+        self._taken: deque[tuple[int, AbstractIncomingMessage]] = deque()
+        self._confirmed: set[int] = set()
+        self._ack_lock = asyncio.Lock()
         self.seen = 0
         self.peak_in_flight = 0
 
@@ -96,6 +102,11 @@ class ScanPass:
         finally:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
             if not channel.is_closed:
+                # Cut short: ack one by one what was copied behind a message that was not, so
+                # that none of them stays twice in the queue.
+                for tag, message in self._taken:
+                    if tag in self._confirmed:
+                        await message.ack()
                 # Deliveries prefetched beyond the pass's end go back to their place in the queue.
                 await channel.close()
         if self._failure is not None:
@@ -124,6 +135,7 @@ class ScanPass:
                 await message.nack(requeue=True)  # full circle: it stays at the head, where it was
                 break
             letter = DeadLetter.from_incoming(message)
+            self._taken.append((message.delivery_tag or 0, message))
             move = await visit(letter)
             await self._slots.acquire()
             task = asyncio.create_task(self._settle(channel, message, letter, move))
@@ -135,6 +147,8 @@ class ScanPass:
                 self._progress(self._phase, self.seen, total)
 
     async def _next(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> AbstractIncomingMessage | None:
+        if not inbox.empty():
+            return inbox.get_nowait()
         try:
             return await asyncio.wait_for(inbox.get(), _IDLE_S)
         except TimeoutError:
@@ -159,12 +173,22 @@ class ScanPass:
                 await channel.default_exchange.publish(
                     _copy(message, letter, self._mark), routing_key=self._queue, mandatory=True
                 )
-            await message.ack()
+            self._confirmed.add(message.delivery_tag or 0)
+            await self._ack_confirmed()
         except BaseException as exc:  # kept for run() to raise; the unacked message stays
             if self._failure is None:
                 self._failure = exc
         finally:
             self._slots.release()
+
+    async def _ack_confirmed(self) -> None:
+        last: AbstractIncomingMessage | None = None
+        while self._taken and self._taken[0][0] in self._confirmed:
+            tag, last = self._taken.popleft()
+            self._confirmed.discard(tag)
+        if last is not None:
+            async with self._ack_lock:  # FIFO: acks leave in the order of their tags
+                await last.ack(multiple=True)
 
 
 def _copy(message: AbstractIncomingMessage, letter: DeadLetter, mark: str) -> aio_pika.Message:
