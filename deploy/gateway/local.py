@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import mimetypes
 import os
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,10 @@ class Gateway:
     def __init__(self, upstreams: dict[str, str], console: Path = CONSOLE) -> None:
         self.upstreams = upstreams
         self.console = console
+        # A jar that stores nothing: httpx would otherwise keep a Set-Cookie (a login's session cookie)
+        # and send it on every later request that carries none, signing strangers in as that person.
         self.client = httpx.AsyncClient(timeout=60.0, follow_redirects=False)
+        self.client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
