@@ -12,6 +12,7 @@ background loops (`tasks(deps)`: sweepers, reconcilers) under the same supervisi
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from codex_bus.bus import Bus
@@ -58,6 +59,7 @@ async def service_worker(
             relays=[OutboxRelay(deps.pool, bus)],
             consumers=consumers,
             tasks=tasks(deps) if tasks else None,
+            inbox_retention=timedelta(days=settings.inbox_retention_days),
         )
 
 

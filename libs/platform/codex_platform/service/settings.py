@@ -44,6 +44,8 @@ class ServiceSettings(BaseSettings, frozen=True, kw_only=True):
     """Where the auth service publishes the keys that sign access tokens."""
     jwt_issuer: str = "urn:codex:auth"
     jwt_audience: str = "codex"
+    inbox_retention_days: Annotated[int, msgspec.Meta(ge=1)] = 14
+    """How long handled message ids are kept: longer than a dead letter may wait for its replay."""
     jwt_leeway_s: Annotated[int, msgspec.Meta(ge=0)] = 30
     """Clock skew that token verifiers tolerate."""
 
