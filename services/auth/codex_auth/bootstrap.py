@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from codex_auth.background import Background
-from codex_auth.deps import Clock, Deps
+from codex_auth.deps import Deps
 from codex_auth.keyring import KeyRing
 from codex_auth.keys import KeySealer
 from codex_auth.passwords import Argon2Params, PasswordHasher
@@ -21,11 +21,7 @@ from codex_auth.settings import AuthSettings
 from codex_bus import Outbox
 from codex_platform.mail import BackgroundMailer, Mailer, mailer_for
 from codex_platform.ratelimit import FailureLock, RateLimiter
-from codex_platform.service import Resources
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from codex_platform.service import Clock, Resources, utc_now
 
 
 def key_grace(settings: AuthSettings) -> timedelta:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -18,8 +17,7 @@ from codex_auth.settings import AuthSettings
 from codex_bus.outbox import Outbox
 from codex_platform.mail import BackgroundMailer
 from codex_platform.ratelimit import FailureLock, RateLimiter
-
-Clock = Callable[[], datetime]
+from codex_platform.service import Clock
 
 
 @dataclass(frozen=True, slots=True)

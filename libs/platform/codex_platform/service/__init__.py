@@ -9,15 +9,17 @@
 
 from codex_platform.service.app import Bootstrap, deps_type_of, service_app
 from codex_platform.service.readiness import Readiness, readiness_checks
-from codex_platform.service.resources import Resources
+from codex_platform.service.resources import Clock, Resources, utc_now
 from codex_platform.service.settings import ServiceSettings
 
 __all__ = [
     "Bootstrap",
+    "Clock",
     "Readiness",
     "Resources",
     "ServiceSettings",
     "deps_type_of",
     "readiness_checks",
     "service_app",
+    "utc_now",
 ]

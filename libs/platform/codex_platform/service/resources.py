@@ -16,7 +16,9 @@ What it opened is closed on exit, in reverse order; what it was given stays the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -27,7 +29,16 @@ from codex_platform.db import create_pool
 from codex_platform.settings import BaseSettings
 from codex_platform.storage import Storage
 
-__all__ = ["Resources"]
+__all__ = ["Clock", "Resources", "utc_now"]
+
+Clock = Callable[[], datetime]
+"""What a service asks the time of: `utc_now` in production, a test's own clock in tests."""
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware (UTC)."""
+    return datetime.now(UTC)
+
 
 T = TypeVar("T")
 
