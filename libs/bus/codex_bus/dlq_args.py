@@ -28,7 +28,11 @@ def parse_when(text: str) -> datetime:
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codex-dlq", description="Dead letters of the Codex bus.")
-    parser.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@localhost/"))
+    parser.add_argument(
+        "--amqp-url",
+        default=os.environ.get("AMQP_URL", "amqp://guest:guest@localhost/"),
+        help="the broker (default: $AMQP_URL, which others cannot read in the process list)",
+    )
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("-o", "--output", choices=("table", "wide", "json", "jsonl"), default="table")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,7 +50,9 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--fingerprint", help="whole or a unique prefix")
     listing.add_argument("--since", type=parse_when, help="30m, 2h, 7d or an ISO time")
     listing.add_argument("--until", type=parse_when)
-    listing.add_argument("--limit", type=int, default=50, help="most shown, newest first (0: all)")
+    listing.add_argument(
+        "--limit", type=int, default=50, help="most shown, newest first (0: all, held in memory)"
+    )
 
     show = commands.add_parser("show", parents=[out], help="one dead letter: headers, failure, body")
     show.add_argument("queue")
@@ -62,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
         "--id", dest="ids", action="append", help="a message id or unique prefix (repeatable)"
     )
     choice.add_argument("--fingerprint", help="whole or a unique prefix")
-    choice.add_argument("--all", action="store_true")
+    choice.add_argument("--all", action="store_true", help="every dead letter of the queue")
     replay.add_argument("--dry-run", action="store_true", help="say what would move, move nothing")
     replay.add_argument("--rate", type=float, help="most messages per second")
 
