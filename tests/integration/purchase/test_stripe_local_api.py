@@ -77,6 +77,12 @@ async def test_errors_have_stripes_shape_and_status(stripe_local: StripeLocal) -
     async with wrong:
         answer = await wrong.get("/v1/payment_intents/pi_x")
     assert answer.status_code == 401 and answer.json()["error"]["type"] == "invalid_request_error"
+    unknown_route = await stripe_local.http.get("/v1/customers")
+    assert unknown_route.status_code == 404
+    assert unknown_route.json()["error"]["message"].startswith(
+        "Unrecognized request URL (GET: /v1/customers)"
+    )
+    assert (await stripe_local.http.delete("/_admin/faults/fault_nope")).status_code == 404
 
     intent = await _intent(stripe_local)
     paid = await stripe_local.pay(intent.id)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.di import Provide
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 
 from codex_platform.http import create_app as create_platform_app
+from codex_platform.http.problems import problem_response
 from codex_stripe_local.faults import Faults
 from codex_stripe_local.http import ApiController
 from codex_stripe_local.http_admin import AdminController
@@ -21,6 +24,18 @@ DESCRIPTION = """A local stand-in for the part of Stripe's API the purchase serv
 charges, refunds, disputes, events), in Stripe's shapes and form encoding, with idempotency keys,
 Stripe's test payment methods, signed webhooks and fault switches under /_admin. State is in memory.
 Never for production."""
+
+
+def unrecognized_url(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Stripe's answer to a route it does not have (under /v1); elsewhere the platform's problem details."""
+    if not request.url.path.startswith("/v1/"):
+        status = 405 if isinstance(exc, MethodNotAllowedException) else 404
+        return problem_response(request, status, detail=str(getattr(exc, "detail", "")) or None)
+    message = (
+        f"Unrecognized request URL ({request.method}: {request.url.path}). "
+        "Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
+    )
+    return Response({"error": {"type": "invalid_request_error", "message": message}}, status_code=404)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -56,5 +71,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "sender": provide(sender),
         },
         lifespan=[lifespan],
+        exception_handlers={NotFoundException: unrecognized_url, MethodNotAllowedException: unrecognized_url},
         state={"settings": settings, "ledger": ledger, "sender": sender, "faults": faults},
     )
