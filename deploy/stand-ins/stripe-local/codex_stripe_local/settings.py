@@ -30,6 +30,11 @@ _CONVENTIONAL = {
 
 class Settings(BaseSettings, frozen=True, kw_only=True):
     port: Port = 8011
+    # A browser confirms payments here with the publishable key, as Stripe.js does with Stripe (which
+    # answers any origin): the gateway's origin in development.
+    cors_origins: list[str] = msgspec.field(
+        default_factory=lambda: ["http://localhost:8080", "http://127.0.0.1:8080"]
+    )
     secret_key: str = DEFAULT_SECRET_KEY
     publishable_key: str = DEFAULT_PUBLISHABLE_KEY
     webhook_secret: str = DEFAULT_WEBHOOK_SECRET
