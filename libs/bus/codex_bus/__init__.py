@@ -9,6 +9,8 @@ async with Bus(settings.amqp_url) as bus:
 See libs/bus/README.md.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from codex_bus.bus import Bus
 from codex_bus.consumer import Consumer
 from codex_bus.dead_letter import DeadLetter
@@ -32,11 +34,14 @@ from codex_bus.outbox import Outbox
 from codex_bus.producer import Producer
 from codex_bus.publishing import Publishing
 from codex_bus.relay import OutboxRelay, OutboxStats
-from codex_bus.service import BUS_MIGRATIONS, service_cli, service_worker
+from codex_bus.schema import BUS_MIGRATIONS
 from codex_bus.settings import ConsumerSettings
 from codex_bus.subscriptions import Handler, Subscription, subscribe
 from codex_bus.topology import Topology
 from codex_bus.worker import WorkerPartEnded, run_worker
+
+if TYPE_CHECKING:
+    from codex_bus.service import service_cli, service_worker
 
 __all__ = [
     "BUS_MIGRATIONS",
@@ -81,3 +86,13 @@ __all__ = [
     "service_worker",
     "subscribe",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The service kit (Litestar, aioboto3) loads only when a service asks for it, so that the
+    # operators' codex-dlq starts fast.
+    if name in ("service_cli", "service_worker"):
+        from codex_bus import service
+
+        return getattr(service, name)
+    raise AttributeError(f"module 'codex_bus' has no attribute {name!r}")

@@ -15,9 +15,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import prometheus_client
+
 from codex_bus.bus import Bus
+from codex_bus.dlq_gauges import watch_dead_letters
 from codex_bus.handling import On, bind
 from codex_bus.relay import OutboxRelay
+from codex_bus.schema import BUS_MIGRATIONS
 from codex_bus.settings import ConsumerSettings
 from codex_bus.topology import Topology
 from codex_bus.worker import run_worker
@@ -29,8 +33,6 @@ __all__ = ["BUS_MIGRATIONS", "Tasks", "service_cli", "service_worker"]
 
 S = TypeVar("S", bound=ServiceSettings)
 
-BUS_MIGRATIONS = MigrationSource("bus", "codex_bus.migrations")
-"""The outbox and inbox tables: applied before the service's own migrations."""
 
 Tasks = Callable[[Any], Mapping[str, Callable[[], Coroutine[Any, Any, None]]]]
 """`tasks(deps)`: the service's background loops by name."""
@@ -54,11 +56,18 @@ async def service_worker(
         consumers = []
         if subscriptions:
             consumers.append(bus.consumer(settings.service, bind(subscriptions, deps), consumer_settings))
+        own = dict(tasks(deps)) if tasks else {}
+        if consumers:
+            dead_letters = [consumer.dead_letter_queue for consumer in consumers]
+            own["dead-letter-gauges"] = lambda: watch_dead_letters(bus, dead_letters)
+        if settings.worker_metrics_port is not None:
+            # The worker serves no HTTP API: its gauges (relay, parts, dead letters) get a port of their own.
+            prometheus_client.start_http_server(settings.worker_metrics_port, addr=settings.host)
         await run_worker(
             bus,
             relays=[OutboxRelay(deps.pool, bus)],
             consumers=consumers,
-            tasks=tasks(deps) if tasks else None,
+            tasks=own or None,
             inbox_retention=timedelta(days=settings.inbox_retention_days),
         )
 

@@ -17,7 +17,7 @@ from typing import Annotated, ClassVar, Self
 
 import msgspec
 
-from codex_platform.settings import BaseSettings, Url, settings_or_exit
+from codex_platform.settings import BaseSettings, Port, Url, settings_or_exit
 
 __all__ = ["ServiceSettings"]
 
@@ -44,6 +44,8 @@ class ServiceSettings(BaseSettings, frozen=True, kw_only=True):
     """Where the auth service publishes the keys that sign access tokens."""
     jwt_issuer: str = "urn:codex:auth"
     jwt_audience: str = "codex"
+    worker_metrics_port: Port | None = None
+    """Where the worker serves /metrics (its relay, consumers and dead-letter gauges); none when unset."""
     inbox_retention_days: Annotated[int, msgspec.Meta(ge=1)] = 14
     """How long handled message ids are kept: longer than a dead letter may wait for its replay."""
     jwt_leeway_s: Annotated[int, msgspec.Meta(ge=0)] = 30
