@@ -19,7 +19,7 @@ BENCHES = [
     ("catalog", [sys.executable, "tests/bench/catalog.py"]),
     ("media-dispatch", [sys.executable, "tests/bench/media_dispatch.py"]),
     ("purchase", [sys.executable, "tests/bench/purchase.py"]),
-    ("dead letters", [sys.executable, "tests/bench/dlq.py"]),
+    ("dead letters", [sys.executable, "tests/bench/dlq.py", "--count", "20000"]),
     ("journey", [sys.executable, "tests/bench/journey.py"]),
     ("gpu ladder", ["gpu/.venv/bin/python", "gpu/bench/ladder.py"]),
 ]

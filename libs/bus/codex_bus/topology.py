@@ -25,8 +25,9 @@ and it survives the loss of a cluster node, which a classic queue's dead-letteri
 Consuming queues carry an explicit `x-delivery-limit` (`DELIVERY_LIMIT`): the consumer dead-letters
 a message that keeps coming back itself, with its metadata; the broker's limit is the last guard
 for one that crashes the consumer every time, whatever the broker counts as a delivery.
-Dead-letter queues stay classic: the CLI browses them by taking and returning messages, which a
-quorum queue counts as failed deliveries (and RabbitMQ 4 drops after its default limit of 20).
+Dead-letter queues stay classic: the dead-letter gauge reads the head message and puts it back, which
+a quorum queue would count as a failed delivery (and RabbitMQ 4 drops after its default limit of 20);
+codex-dlq reads them in one bounded pass that re-publishes each message behind the others (dlq_scan.py).
 """
 
 from __future__ import annotations
