@@ -154,6 +154,7 @@ def base_env() -> dict[str, str]:
     for name, port in (("AUTH", 8001), ("CATALOG", 8002), ("UPLOAD", 8003), ("MEDIA_DISPATCH", 8004)):
         env.setdefault(f"CODEX_GATEWAY_{name}_URL", local(port))
     env.setdefault("CODEX_GATEWAY_PURCHASE_URL", local(8005))
+    env.setdefault("CODEX_GATEWAY_STRIPE_LOCAL_URL", local(8011))
     return env
 
 

@@ -25,6 +25,7 @@ DEFAULTS = {
     "upload": "http://127.0.0.1:8003",
     "media-dispatch": "http://127.0.0.1:8004",
     "purchase": "http://127.0.0.1:8005",
+    "stripe-local": "http://127.0.0.1:8011",
 }
 # Path prefixes to services, as in the Caddyfile (a prefix matches itself and what follows a '/' or '?').
 ROUTES = [
@@ -37,6 +38,8 @@ ROUTES = [
     ("/purchases", "purchase"),
     ("/webhooks/stripe", "purchase"),
 ]
+# Development only: the Stripe stand-in under /stripe, its prefix removed (as Caddy's handle_path).
+STRIPPED = [("/stripe", "stripe-local")]
 HOP_BY_HOP = {
     b"connection",
     b"keep-alive",
@@ -52,10 +55,14 @@ HOP_BY_HOP = {
 MAX_BODY = 1024 * 1024  # as the Caddyfile's request_body max_size: media goes to the object store
 
 
-def upstream_for(path: str, upstreams: dict[str, str]) -> str | None:
+def upstream_for(path: str, upstreams: dict[str, str]) -> tuple[str, str] | None:
+    """The upstream's base URL and the path to ask it for, or None for the console's files."""
+    for prefix, service in STRIPPED:
+        if path.startswith(prefix + "/"):
+            return upstreams[service], path[len(prefix) :]
     for prefix, service in ROUTES:
         if path == prefix or path.startswith(prefix + "/"):
-            return upstreams[service]
+            return upstreams[service], path
     return None
 
 
@@ -75,8 +82,8 @@ class Gateway:
             await self.client.aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return
-        upstream = upstream_for(scope["path"], self.upstreams)
-        if upstream is None:
+        route = upstream_for(scope["path"], self.upstreams)
+        if route is None:
             await self.static(scope, send)
             return
         body = b""
@@ -91,11 +98,11 @@ class Gateway:
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
         client = scope.get("client") or ("127.0.0.1", 0)
         headers += [(b"x-forwarded-for", client[0].encode()), (b"x-forwarded-proto", b"http")]
-        url = (
-            upstream
-            + scope["raw_path"].decode()
-            + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
-        )
+        upstream, path = route
+        if path == scope["path"]:
+            path = scope["raw_path"].decode()  # as the client encoded it
+        query = scope["query_string"].decode()
+        url = upstream + path + (f"?{query}" if query else "")
         try:
             answer = await self.client.request(scope["method"], url, headers=headers, content=body)
         except httpx.HTTPError:
