@@ -127,7 +127,9 @@ class AccountController(Controller):
         status_code=204,
         # The answer is a Response (it clears the cookie); without this, the docs would promise JSON.
         responses={204: ResponseSpec(None, description="Signed out; the cookie is cleared"), **problems(403)},
-        security=SIGNED_IN,
+        # Credentials are optional (`{}`): signing out without a session (already signed out, expired)
+        # has nothing to end but still clears the cookie, so it answers 204 and never 401.
+        security=[*SIGNED_IN, {}],
     )
     async def log_out(self, request: AnyRequest, deps: DepsParam) -> Response[None]:
         """End this session (cookie or bearer token's session) and clear the cookie."""

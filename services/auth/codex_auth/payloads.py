@@ -1,7 +1,9 @@
 """Request and response bodies of the HTTP API, as msgspec Structs (they are also its OpenAPI schemas).
 
-Lengths here only bound what is read; the rules (8 to 128 characters after NFKC, a real address)
-are the domain's, which answers with the field and the reason.
+Every rule that is a plain constraint is stated here, in `msgspec.Meta`, so that the wire refuses what
+the document refuses (a client generated from it checks the same). The rules that are not plain (an
+address that IDNA can encode, lengths after NFKC, spaces collapsed) stay the domain's, which answers
+with the field and the reason; the constraints here are the raw forms of the same rules.
 """
 
 from __future__ import annotations
@@ -12,17 +14,57 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from codex_auth.domain import Role, Session, User
+from codex_auth.domain import (
+    DISPLAY_NAME_MAX,
+    DISPLAY_NAME_PATTERN,
+    EMAIL_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    Role,
+    Session,
+    User,
+)
 
+# What a caller may type where an address is looked up (login, mail requests): any text, since an
+# address that cannot exist is answered as an unknown one, never as a malformed one.
 Email = Annotated[str, msgspec.Meta(max_length=320, examples=["ada@example.com"])]
+NewEmail = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=EMAIL_MAX,
+        examples=["ada@example.com"],
+        extra_json_schema={"format": "email"},
+        description="Compared in NFKC, trimmed and in lower case",
+    ),
+]
+# A password being checked: as long as a password ever was (a shorter one is just wrong).
 Password = Annotated[str, msgspec.Meta(max_length=1024, examples=["correct horse battery staple"])]
+NewPassword = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=PASSWORD_MIN,
+        max_length=PASSWORD_MAX,
+        examples=["correct horse battery staple"],
+        description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters (after NFKC); spaces count",
+    ),
+]
+DisplayName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=DISPLAY_NAME_MAX,
+        pattern=DISPLAY_NAME_PATTERN,
+        examples=["Ada Lovelace"],
+        description="Not only spaces; no control, format or private-use characters; spaces collapse",
+    ),
+]
 SecretToken = Annotated[str, msgspec.Meta(max_length=256, description="the token from the mailed link")]
 
 
 class SignUpRequest(msgspec.Struct, forbid_unknown_fields=True):
-    email: Email
-    password: Password
-    display_name: Annotated[str, msgspec.Meta(max_length=200, examples=["Ada Lovelace"])]
+    email: NewEmail
+    password: NewPassword
+    display_name: DisplayName
 
 
 class LogInRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -40,12 +82,12 @@ class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class PasswordResetRequest(msgspec.Struct, forbid_unknown_fields=True):
     token: SecretToken
-    new_password: Password
+    new_password: NewPassword
 
 
 class PasswordChangeRequest(msgspec.Struct, forbid_unknown_fields=True):
     current_password: Password
-    new_password: Password
+    new_password: NewPassword
 
 
 class RoleChangeRequest(msgspec.Struct, forbid_unknown_fields=True):
