@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,7 +18,7 @@ from codex_auth.keys import KeySealer
 from codex_auth.passwords import Argon2Params, PasswordHasher
 from codex_auth.settings import AuthSettings
 from codex_bus import Outbox
-from codex_platform.mail import BackgroundMailer, Mailer, mailer_for
+from codex_platform.mail import Mailer
 from codex_platform.ratelimit import FailureLock, RateLimiter
 from codex_platform.service import Clock, Resources, utc_now
 
@@ -53,15 +52,7 @@ async def bootstrap(
         stack = opened.stack
         pool = await opened.pool(pool)
         redis = await opened.redis(redis)
-        if mailer is None:
-            mailer = mailer_for(
-                environment=settings.environment,
-                resend_api_key=settings.resend_api_key,
-                sender=settings.mail_from,
-                folder=Path(settings.mail_folder),
-            )
-        mail = BackgroundMailer(mailer)
-        stack.push_async_callback(mail.aclose)  # pending mails go out before the process ends
+        mail = await opened.mail(mailer)  # pending mails go out before the process ends
         background = Background()
         stack.push_async_callback(background.drain)  # first: its work may still hand mails over
         params = Argon2Params(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -26,6 +27,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from codex_platform.db import create_pool
+from codex_platform.mail import BackgroundMailer, Mailer, mailer_for
 from codex_platform.settings import BaseSettings
 from codex_platform.storage import Storage
 
@@ -81,6 +83,21 @@ class Resources:
         if given is not None:
             return given
         return await self.stack.enter_async_context(Storage.from_settings(self._settings))
+
+    async def mail(self, given: Mailer | None = None) -> BackgroundMailer:
+        """A mailer that sends in the background, its pending mails sent before exit: over `given`, or
+        Resend when the settings hold a `resend_api_key`, else .eml files in their `mail_folder`
+        (development; refused in production) from their `mail_from`."""
+        settings = self._settings
+        mailer = given or mailer_for(
+            environment=settings.environment,
+            resend_api_key=getattr(settings, "resend_api_key", None),
+            sender=getattr(settings, "mail_from", "Codex <no-reply@codex.localhost>"),
+            folder=Path(getattr(settings, "mail_folder", ".dev/mail")),
+        )
+        mail = BackgroundMailer(mailer)
+        self.stack.push_async_callback(mail.aclose)
+        return mail
 
     async def enter(self, given: T | None, context: AbstractAsyncContextManager[T]) -> T:
         """`given`, or `context` entered now and exited with the others (an HTTP client, say)."""
