@@ -32,7 +32,7 @@ from codex_bus import BUS_MIGRATIONS, Bus, Topology, UnroutableMessage, service_
 from codex_contracts.events import UploadCompletedV1
 from codex_media_dispatch.app import create_app
 from codex_media_dispatch.bootstrap import bootstrap
-from codex_media_dispatch.cli import background
+from codex_media_dispatch.cli import CONSUMER, background
 from codex_media_dispatch.handlers import SUBSCRIPTIONS
 from codex_media_dispatch.settings import MediaDispatchSettings
 from codex_platform.db import MigrationSource, migrate
@@ -259,7 +259,13 @@ async def running_dispatch(settings: MediaDispatchSettings) -> AsyncIterator[Dis
     async with serve(create_app(settings)) as base_url:
         worker_settings = msgspec.structs.replace(settings, public_url=base_url)
         worker = asyncio.create_task(
-            service_worker(worker_settings, bootstrap, subscriptions=SUBSCRIPTIONS, tasks=background)
+            service_worker(
+                worker_settings,
+                bootstrap,
+                subscriptions=SUBSCRIPTIONS,
+                tasks=background,
+                consumer_settings=CONSUMER,
+            )
         )
         bus = Bus(settings.amqp_url, topology=Topology(prefix=settings.bus_prefix), name="e2e-upload")
         await bus.connect()

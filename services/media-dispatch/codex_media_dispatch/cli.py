@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from codex_bus import service_cli
+from codex_bus import ConsumerSettings, service_cli
 from codex_media_dispatch.bootstrap import Deps, bootstrap
 from codex_media_dispatch.dispatch import run_dispatcher
 from codex_media_dispatch.handlers import SUBSCRIPTIONS
@@ -31,8 +31,17 @@ def background(deps: Deps) -> Mapping[str, Callable[[], Coroutine[Any, Any, None
     return tasks
 
 
+# An upload waits for nothing but a slot: its batch does not wait to fill (Cloudflare's default is 5 s),
+# and a few batches are handled at once (each message has its own inbox transaction).
+CONSUMER = ConsumerSettings(max_batch_size=10, max_batch_timeout=0.05, max_concurrency=4)
+
 CLI = service_cli(
-    MediaDispatchSettings, "codex_media_dispatch", bootstrap, subscriptions=SUBSCRIPTIONS, tasks=background
+    MediaDispatchSettings,
+    "codex_media_dispatch",
+    bootstrap,
+    subscriptions=SUBSCRIPTIONS,
+    tasks=background,
+    consumer_settings=CONSUMER,
 )
 
 if __name__ == "__main__":

@@ -27,17 +27,23 @@ from codex_media_dispatch.transitions import end_asset
 
 _log = structlog.stdlib.get_logger("codex_media_dispatch")
 
+CLAIM_BATCH = 50
+"""Claimed and submitted together at most: short claim transactions, and /run calls in parallel."""
+
 
 async def submit_waiting(deps: Deps) -> int:
     """Claim and submit as many queued assets as there are free slots; how many were claimed."""
     s = deps.settings
-    tokens = {f"job_{uuid.uuid4().hex}": new_job_token() for _ in range(s.max_in_flight)}
+    tokens: dict[str, str] = {}
+
+    def new_job() -> tuple[str, bytes]:
+        job_id, token = f"job_{uuid.uuid4().hex}", new_job_token()
+        tokens[job_id] = token
+        return job_id, token_hash(token)
+
     async with deps.pool.acquire() as conn, conn.transaction():
         claimed = await repository.claim_for_submission(
-            conn,
-            max_in_flight=s.max_in_flight,
-            jobs=[(job_id, token_hash(token)) for job_id, token in tokens.items()],
-            grace_s=s.submit_grace_s,
+            conn, max_in_flight=s.max_in_flight, limit=CLAIM_BATCH, new_job=new_job, grace_s=s.submit_grace_s
         )
     await asyncio.gather(*(submit(deps, c, tokens[c.job_id]) for c in claimed))
     return len(claimed)

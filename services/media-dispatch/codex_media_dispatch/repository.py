@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -48,14 +48,20 @@ class Claimed:
 
 
 async def claim_for_submission(
-    conn: PgConnection, *, max_in_flight: int, jobs: Sequence[tuple[str, bytes]], grace_s: float
+    conn: PgConnection,
+    *,
+    max_in_flight: int,
+    limit: int,
+    new_job: Callable[[], tuple[str, bytes]],
+    grace_s: float,
 ) -> list[Claimed]:
     """In the caller's transaction: mark the oldest queued assets submitted, as many as free slots
-    allow and `jobs` (new job id, token hash) provide. Replicas take turns on an advisory lock so
-    the count of free slots is true; `SKIP LOCKED` passes over a row an admin holds."""
+    allow (at most `limit`), each with a job from `new_job()` (its id and token hash). Replicas take
+    turns on an advisory lock so the count of free slots is true; `SKIP LOCKED` passes over a row an
+    admin holds."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.dispatch'))")
     in_flight = await conn.fetchval("SELECT count(*) FROM assets WHERE state IN ('submitted', 'running')")
-    free = min(max_in_flight - int(in_flight), len(jobs))
+    free = min(max_in_flight - int(in_flight), limit)
     if free <= 0:
         return []
     rows = await conn.fetch(
@@ -68,7 +74,8 @@ async def claim_for_submission(
         free,
     )
     claimed = []
-    for row, (job_id, hashed) in zip(rows, jobs, strict=False):
+    for row in rows:
+        job_id, hashed = new_job()
         attempt = row["attempts"] + 1
         await conn.execute(
             "INSERT INTO jobs (id, asset_id, attempt, token_hash) VALUES ($1, $2, $3, $4)",
