@@ -26,8 +26,9 @@ from codex_auth.handlers import create_admin
 from codex_auth.settings import AuthSettings
 from codex_platform.testing.schemathesis_run import LogIn, Refusal, run_schemathesis, serve_in_thread
 
-# Per operation and phase; AUTH_FUZZ_EXAMPLES=200 for a longer hunt.
-EXAMPLES = int(os.environ.get("AUTH_FUZZ_EXAMPLES", "8"))
+# Per operation and phase; AUTH_FUZZ_EXAMPLES=200 for a longer hunt. Anonymous callers need no run of
+# their own: the ignored_auth check sends each secured request without credentials and with wrong ones.
+EXAMPLES = int(os.environ.get("AUTH_FUZZ_EXAMPLES", "5"))
 
 REFUSALS = [
     Refusal(
@@ -60,7 +61,7 @@ async def test_auth_passes_schemathesis(
     app = create_app(settings)
     # schemathesis is synchronous: the service runs in a thread of its own while it calls.
     report = await asyncio.to_thread(_fuzz, app, settings)
-    print(f"auth: {report.summary()}")
+    print(f"auth: {report.summary()}", *report.allowed_lines(), sep="\n  ")
     assert report.total_cases > 0
 
 
@@ -83,7 +84,6 @@ def _fuzz(app: Any, settings: AuthSettings) -> Any:
             for role in ("customer", "creator")
         }
         identities["admin"] = LogIn("/auth/login", {"email": "root@example.com", "password": PASSWORD})
-        identities["anonymous"] = None
         return run_schemathesis(
             url,
             tokens=identities,

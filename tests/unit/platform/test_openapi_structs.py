@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import post
+from litestar import get, patch, post
 from litestar.testing import TestClient
 from msgspec import UNSET, UnsetType
 
@@ -59,3 +59,18 @@ def test_what_the_document_refuses_the_wire_refuses() -> None:
         assert client.post("/changes", json={"price": 5}).status_code == 201
         for refused in ({"price": -1}, {"parts": [0]}, {"labels": {"a": "UPPER"}}, {"colour": "red"}):
             assert client.post("/changes", json=refused).status_code == 400, refused
+
+
+def test_options_lists_every_method_of_the_path() -> None:
+    @get("/changes/{change_id:int}", operation_id="getChange")
+    async def get_change(change_id: int) -> Echo:
+        return Echo(price=change_id)
+
+    @patch("/changes/{change_id:int}", operation_id="patchChange")
+    async def patch_change(change_id: int) -> Echo:
+        return Echo(price=change_id)
+
+    with TestClient(create_app(service="t", route_handlers=[get_change, patch_change])) as client:
+        answer = client.options("/changes/1")
+        assert answer.status_code == 204
+        assert answer.headers["allow"] == "GET, OPTIONS, PATCH"

@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Reference, SecurityScheme
 from litestar.plugins import PluginProtocol
+from litestar.routes import HTTPRoute
 from litestar.types import (
     ControllerRouterHandler,
     Dependencies,
@@ -122,7 +123,27 @@ def create_app(
     # Litestar runs its middleware only for matched routes; wrapping its outermost handler gives 404,
     # 405 and CORS preflight answers a request id, an access log line and metrics too.
     app.asgi_handler = RequestObservationMiddleware(app.asgi_handler, metrics)
+    _allow_every_method(app)
     return app
+
+
+def _allow_every_method(app: Litestar) -> None:
+    """Make each path's automatic OPTIONS answer list every method of the path in `Allow`.
+
+    Litestar builds that handler with the path's route object of the moment and rebuilds the route as
+    further handlers join the path, so `Allow` named only the first handler's methods (GET /content/{id}
+    answered `Allow: GET, OPTIONS` beside its PATCH). The handler reads the route from its closure:
+    point it at the route as finally built.
+    """
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            cells = getattr(handler.fn, "__closure__", None) or ()
+            if handler.http_methods == {"OPTIONS"} and handler.fn.__name__ == "options_handler":
+                for cell in cells:
+                    if isinstance(cell.cell_contents, HTTPRoute):
+                        cell.cell_contents = route
 
 
 def _cors_config(origins: Sequence[str]) -> CORSConfig | None:

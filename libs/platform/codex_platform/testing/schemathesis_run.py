@@ -63,18 +63,21 @@ Identity = str | LogIn | None
 @dataclass(frozen=True)
 class Refusal:
     """A failure that is not a defect: `check` failed on `operation` ("POST /auth/login") because of
-    state the generator cannot know. `status` narrows it to one answer (None: any); `reason` says why."""
+    state the generator cannot know; `reason` says which. `status` narrows it to one answer and `sent`
+    to requests whose reproduction (the curl line) holds that text, say `cursor=` (None: any)."""
 
     operation: str
     check: str
     reason: str
     status: int | None = None
+    sent: str | None = None
 
     def covers(self, found: Found) -> bool:
         return (
             found.operation == self.operation
             and self.check in found.checks
             and (self.status is None or found.status == self.status)
+            and (self.sent is None or self.sent in found.reproduce)
         )
 
 
