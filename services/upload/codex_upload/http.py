@@ -22,18 +22,71 @@ from codex_platform.http import BEARER_SECURITY, CurrentPrincipal, problems, req
 from codex_platform.http.jwt_verifier import Principal
 from codex_upload import handlers
 from codex_upload.bootstrap import Deps
-from codex_upload.domain import MAX_PARTS, Upload, UploadState, declare
+from codex_upload.domain import (
+    ACCEPTED_CONTENT_TYPES,
+    ACCEPTED_EXTENSIONS,
+    MAX_FILENAME_LENGTH,
+    MAX_PARTS,
+    Upload,
+    UploadState,
+    declare,
+)
+from codex_upload.settings import UploadSettings
 
 DepsParam: TypeAlias = SkipValidation[Deps]
 UploadId: TypeAlias = FromPath[uuid.UUID]
 BigCount = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 PartNumber = Annotated[int, msgspec.Meta(ge=1, le=MAX_PARTS)]
+# The document states the default limit; a deployment that sets a lower one refuses more (400).
+DEFAULT_MAX_UPLOAD_BYTES: int = next(
+    f.default for f in msgspec.structs.fields(UploadSettings) if f.name == "max_upload_bytes"
+)
+
+
+def _any_case(text: str) -> str:
+    """`text` as a regex that matches it in any letter case (no inline flags: JSON Schema has none)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else "\\." if c == "." else c for c in text)
+
+
+# What `declare` accepts, stated for the wire (issue 18): the name after the last slash or backslash,
+# with a character before its dot, no control character, ending (spaces aside) in an accepted
+# extension; a media type among the accepted ones, parameters allowed.
+_EXTENSIONS = "|".join(_any_case(extension[1:]) for extension in sorted(ACCEPTED_EXTENSIONS))
+_NAME = "[^/\\\\\\x00-\\x1f]"
+FILENAME_PATTERN = f"^(?:[\\s\\S]*[/\\\\])?{_NAME}*[^/\\\\\\s.\\x00-\\x1f]{_NAME}*\\.(?:{_EXTENSIONS})\\s*$"
+_TYPES = "|".join(_any_case(kind) for kind in sorted(ACCEPTED_CONTENT_TYPES))
+CONTENT_TYPE_PATTERN = f"^\\s*(?:{_TYPES})\\s*(?:;[\\s\\S]*)?$"
 
 
 class UploadRequest(msgspec.Struct, forbid_unknown_fields=True):
-    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
-    content_type: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
-    size_bytes: BigCount
+    filename: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=MAX_FILENAME_LENGTH,
+            pattern=FILENAME_PATTERN,
+            description="The file's name, with a video extension the platform accepts",
+            examples=["holiday.mp4"],
+        ),
+    ]
+    content_type: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=255,
+            pattern=CONTENT_TYPE_PATTERN,
+            description="A video media type the platform accepts",
+            examples=["video/mp4"],
+        ),
+    ]
+    size_bytes: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=DEFAULT_MAX_UPLOAD_BYTES,
+            description="At most the deployment's max_upload_bytes (20 GiB unless configured lower)",
+        ),
+    ]
 
 
 class UploadTicket(msgspec.Struct, omit_defaults=True):
@@ -255,7 +308,8 @@ class UploadController(Controller):
 
     @delete("/{upload_id:uuid}", operation_id="abortUpload", responses=problems(401, 404, 409, 503))
     async def abort(self, upload_id: UploadId, principal: CurrentPrincipal, deps: DepsParam) -> None:
-        """Abort an open upload: its parts and object are removed from the store."""
+        """Abort an open upload: its parts and object are removed from the store; the upload itself
+        stays readable, in state `aborted`."""
         await handlers.abort_upload(_caller(principal), upload_id, deps=deps)
 
 
