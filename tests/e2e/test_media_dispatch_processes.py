@@ -90,34 +90,39 @@ def cli(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
 
 
 async def start_replica(settings: MediaDispatchSettings, logs: Path, name: str) -> Replica:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = settings_env(settings)
-    env[MediaDispatchSettings.env_prefix() + "PUBLIC_URL"] = base_url
-    metrics_port = free_port()
-    env[MediaDispatchSettings.env_prefix() + "WORKER_METRICS_PORT"] = str(metrics_port)
-    serve = cli(env, logs / f"{name}-serve.log", "serve", "--port", str(port))
-    worker = cli(env, logs / f"{name}-worker.log", "worker")
-    replica = Replica(serve, worker, base_url, f"http://127.0.0.1:{metrics_port}/metrics")
+    """Serving (/readyz) and working (its /metrics answer); another try on other ports if a process
+    exits first (a free port found here can be taken by someone else before the process binds it)."""
+    for _ in range(3):
+        port, metrics_port = free_port(), free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env = settings_env(settings)
+        env[MediaDispatchSettings.env_prefix() + "PUBLIC_URL"] = base_url
+        env[MediaDispatchSettings.env_prefix() + "WORKER_METRICS_PORT"] = str(metrics_port)
+        serve = cli(env, logs / f"{name}-serve.log", "serve", "--port", str(port))
+        worker = cli(env, logs / f"{name}-worker.log", "worker")
+        replica = Replica(serve, worker, base_url, f"http://127.0.0.1:{metrics_port}/metrics")
 
-    async def up() -> bool:
-        if serve.poll() is not None or worker.poll() is not None:
-            raise AssertionError(f"replica {name} exited; see {logs}")
+        async def up(replica: Replica = replica) -> bool:
+            if replica.serve.poll() is not None or replica.worker.poll() is not None:
+                raise ProcessLookupError
+            try:
+                async with httpx.AsyncClient() as client:
+                    ready = await client.get(f"{replica.base_url}/readyz")
+                    working = await client.get(replica.metrics_url)
+            except httpx.TransportError:
+                return False
+            return ready.status_code == 200 and working.status_code == 200
+
         try:
-            async with httpx.AsyncClient() as client:
-                answer = await client.get(f"{base_url}/readyz")
-        except httpx.TransportError:
-            return False
-        last.append(answer.text)
-        return answer.status_code == 200
-
-    last: list[str] = []
-    try:
-        await eventually(up, timeout=60, what=f"replica {name} serving")
-    except AssertionError:
-        replica.kill()
-        raise AssertionError(f"replica {name} not ready: {last[-1:]}") from None
-    return replica
+            await eventually(up, timeout=60, what=f"replica {name} serving and working")
+        except ProcessLookupError:
+            replica.kill()
+            continue
+        except AssertionError:
+            replica.kill()
+            raise
+        return replica
+    raise AssertionError(f"replica {name} exited at start three times; see {logs}")
 
 
 async def start_replicas(settings: MediaDispatchSettings, logs: Path, *names: str) -> list[Replica]:

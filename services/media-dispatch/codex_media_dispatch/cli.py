@@ -14,21 +14,18 @@ from codex_bus import ConsumerSettings, service_cli
 from codex_media_dispatch.bootstrap import Deps, bootstrap
 from codex_media_dispatch.dispatch import run_dispatcher
 from codex_media_dispatch.handlers import SUBSCRIPTIONS
-from codex_media_dispatch.metrics import refresh_asset_gauge, serve_worker_metrics
+from codex_media_dispatch.metrics import refresh_asset_gauge
 from codex_media_dispatch.reconciler import run_reconciler
 from codex_media_dispatch.settings import MediaDispatchSettings
 
 
 def background(deps: Deps) -> Mapping[str, Callable[[], Coroutine[Any, Any, None]]]:
-    tasks = {
+    # The kit serves the worker's /metrics (these loops' counters too) on `worker_metrics_port`.
+    return {
         "dispatcher": lambda: run_dispatcher(deps),
         "reconciler": lambda: run_reconciler(deps),
         "asset-gauge": lambda: refresh_asset_gauge(deps),
     }
-    if deps.settings.worker_metrics_port is not None:
-        port = deps.settings.worker_metrics_port
-        tasks["metrics"] = lambda: serve_worker_metrics(deps.settings.host, port)
-    return tasks
 
 
 # An upload waits for nothing but a slot: its batch does not wait to fill (Cloudflare's default is 5 s),

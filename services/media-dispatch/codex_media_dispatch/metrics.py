@@ -1,7 +1,7 @@
 """media-dispatch's Prometheus metrics, on the default registry that /metrics serves.
 
 Counters and histograms count in the process that applied the change (the webhook in `serve`, the
-reconciler and dispatcher in `worker`, which serves them on `worker_metrics_port` when it is set);
+reconciler and dispatcher in `worker`, which the kit serves on `worker_metrics_port` when it is set);
 the assets-by-state gauge is read from the database by the worker.
 """
 
@@ -11,7 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import structlog
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
 from codex_media_dispatch.domain import ASSET_STATES
 
@@ -58,13 +58,3 @@ async def refresh_asset_gauge(deps: Deps) -> None:
             for state in ASSET_STATES:
                 ASSETS.labels(state).set(counts.get(state, 0))
         await asyncio.sleep(deps.settings.gauge_interval_s)
-
-
-async def serve_worker_metrics(host: str, port: int) -> None:
-    """The worker's /metrics (prometheus_client's own server, in a thread); runs until cancelled."""
-    server, thread = start_http_server(port, addr=host)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)

@@ -46,8 +46,6 @@ class MediaDispatchSettings(ServiceSettings, frozen=True, kw_only=True):
     dispatch_interval_s: float = 1.0
     reconcile_interval_s: float = 2.0
     reconcile_batch: int = 50
-    worker_metrics_port: Port | None = None
-    """Where the worker serves its own /metrics (the reconciler's and dispatcher's counters); unset: none."""
     gauge_interval_s: float = 15.0
     gpu_price_per_s: float = 0.00031
     """Estimated cost of one GPU-second (RunPod's price for the endpoint's GPU type), in USD."""
