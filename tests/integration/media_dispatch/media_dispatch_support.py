@@ -79,6 +79,7 @@ class FakeRunpod:
     runs: list[dict[str, Any]] = field(default_factory=list)  # accepted /run bodies, with "id"
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     cancelled: list[str] = field(default_factory=list)
+    health_reads: int = 0
     refusals: list[tuple[int, str | None]] = field(default_factory=list)  # next /run answers
     refused: int = 0
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -115,6 +116,7 @@ class FakeRunpod:
                 self.statuses[parts[4]] = {"id": parts[4], "status": "CANCELLED"}
             return httpx.Response(200, json={"id": parts[4], "status": "CANCELLED"})
         if operation == "health":
+            self.health_reads += 1
             return httpx.Response(200, json={"jobs": {"inQueue": len(self.runs)}, "workers": {"idle": 0}})
         return httpx.Response(404)
 

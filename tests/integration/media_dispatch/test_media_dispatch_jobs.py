@@ -13,9 +13,10 @@ import msgspec
 from media_dispatch_support import FakeRunpod, asset_of, deliver, events, upload_completed, worker_output
 
 from codex_contracts.transcode import TranscodeJobV1
-from codex_media_dispatch.bootstrap import Deps
+from codex_media_dispatch.bootstrap import Deps, bootstrap
 from codex_media_dispatch.dispatch import submit_waiting
 from codex_media_dispatch.reconciler import reconcile_once
+from codex_media_dispatch.transitions import apply_report
 from codex_platform.storage import Storage
 
 
@@ -205,3 +206,40 @@ async def test_a_claim_whose_submitter_died_is_queued_again(settings_factory: An
     await reconcile_once(deps)
     asset = await asset_of(deps.pool, upload.upload_id)
     assert asset["state"] == "queued" and asset["error_code"] == "LOST"
+
+
+async def test_a_job_stuck_in_runpods_queue_is_cancelled_and_resubmitted(
+    settings_factory: Any, db_pool: Any, storage: Storage, fake_runpod: FakeRunpod
+) -> None:
+    settings = settings_factory(stuck_in_queue_s=0.5)
+    async with bootstrap(
+        settings, pool=db_pool, storage=storage, runpod_transport=fake_runpod.transport
+    ) as deps:
+        upload_id, asset = await submitted(deps, fake_runpod)
+        await reconcile_once(deps)  # IN_QUEUE, not for long yet
+        assert (await asset_of(deps.pool, upload_id))["state"] == "submitted"
+        await asyncio.sleep(0.6)
+        await reconcile_once(deps)
+        stuck = await asset_of(deps.pool, upload_id)
+        assert stuck["state"] == "queued" and stuck["error_code"] == "STUCK_IN_QUEUE"
+        assert fake_runpod.cancelled == [asset["runpod_job_id"]]
+        assert fake_runpod.health_reads == 1  # what RunPod says of its workers, logged for the operator
+
+
+async def test_webhook_and_reconciler_at_once_apply_one_transition(
+    deps: Deps, fake_runpod: FakeRunpod
+) -> None:
+    upload_id, asset = await submitted(deps, fake_runpod)
+    rp = asset["runpod_job_id"]
+    output = await worker_output(deps.storage, asset["id"], asset["job_id"])
+    body = {"id": rp, "status": "COMPLETED", "executionTime": 1000, "output": output}
+    fake_runpod.statuses[rp] = body
+    outcomes = await asyncio.gather(
+        apply_report(deps, asset["job_id"], body, source="webhook"),
+        apply_report(deps, asset["job_id"], body, source="webhook"),
+        reconcile_once(deps),
+    )
+    assert sorted(o for o in outcomes[:2] if isinstance(o, str)).count("ready") <= 1
+    ready = await asset_of(deps.pool, upload_id)
+    assert ready["state"] == "ready" and ready["gpu_seconds"] == 1.0  # counted once
+    assert len(await events(deps.pool, "media.asset.ready.v1")) == 1
