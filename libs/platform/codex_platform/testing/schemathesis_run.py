@@ -149,42 +149,34 @@ def run_schemathesis(
     scenario, so that a run stays short; the `seed` keeps it the same from run to run. Raises
     AssertionError naming each unexplained failure (and each engine error); returns the report.
     """
+    options = _Options(dict(headers or {}), max_examples, stateful_steps, seed, bearer_scheme)
     if isinstance(app_or_url, str):
-        report = _run(
-            app_or_url.rstrip("/"),
-            tokens,
-            headers,
-            allowed,
-            max_examples,
-            stateful_steps,
-            seed,
-            bearer_scheme,
-        )
+        report = _run(app_or_url.rstrip("/"), tokens, allowed, options)
     else:
         with serve_in_thread(app_or_url) as url:
-            report = _run(url, tokens, headers, allowed, max_examples, stateful_steps, seed, bearer_scheme)
+            report = _run(url, tokens, allowed, options)
     problems = [str(found) for found in report.failures] + report.errors
     if problems:
         raise AssertionError(report.summary() + "\n\n" + "\n\n".join(problems))
     return report
 
 
+@dataclass(frozen=True)
+class _Options:
+    headers: dict[str, str]
+    max_examples: int
+    stateful_steps: int
+    seed: int
+    bearer_scheme: str
+
+
 def _run(
-    url: str,
-    tokens: Mapping[str, Identity],
-    headers: Mapping[str, str] | None,
-    allowed: Sequence[Refusal],
-    max_examples: int,
-    stateful_steps: int,
-    seed: int,
-    bearer_scheme: str,
+    url: str, tokens: Mapping[str, Identity], allowed: Sequence[Refusal], options: _Options
 ) -> FuzzReport:
     report = FuzzReport()
     started = time.monotonic()
     for identity, token in tokens.items():
-        config = schemathesis.Config.from_dict(
-            _config(url, token, headers, max_examples, stateful_steps, seed, bearer_scheme)
-        )
+        config = schemathesis.Config.from_dict(_config(url, token, options))
         schema = schemathesis.openapi.from_url(f"{url}/docs/openapi.json", config=config)
         statistic = Statistic()
         for event in from_schema(schema).execute():
@@ -205,27 +197,19 @@ def _run(
     return report
 
 
-def _config(
-    url: str,
-    token: Identity,
-    headers: Mapping[str, str] | None,
-    max_examples: int,
-    stateful_steps: int,
-    seed: int,
-    bearer_scheme: str,
-) -> dict[str, Any]:
+def _config(url: str, token: Identity, options: _Options) -> dict[str, Any]:
     config: dict[str, Any] = {
         "base-url": url,
-        "seed": seed,
+        "seed": options.seed,
         "cache": {"enabled": False},  # nothing kept between runs, nothing written to disk
         "checks": {name: {"enabled": True} for name in ALL_CHECKS},
         "phases": {
             **{name: {"enabled": True} for name in PHASES},
-            "stateful": {"enabled": True, "max-steps": stateful_steps},
+            "stateful": {"enabled": True, "max-steps": options.stateful_steps},
         },
         "generation": {
             "mode": "all",
-            "max-examples": max_examples,
+            "max-examples": options.max_examples,
             "database": "none",
             "deterministic": True,
         },
@@ -235,13 +219,13 @@ def _config(
         # mail first): the tests sign in themselves and pass the tokens.
         "auth": {"auto-signup": False},
     }
-    if headers:
-        config["headers"] = dict(headers)
+    if options.headers:
+        config["headers"] = options.headers
     if isinstance(token, LogIn):
         login = {"path": token.path, "payload": dict(token.payload), "extract_selector": token.token_at}
-        config["auth"]["dynamic"] = {"openapi": {bearer_scheme: login}}
+        config["auth"]["dynamic"] = {"openapi": {options.bearer_scheme: login}}
     elif token is not None:
-        config["auth"]["openapi"] = {bearer_scheme: {"bearer": token}}
+        config["auth"]["openapi"] = {options.bearer_scheme: {"bearer": token}}
     return config
 
 
