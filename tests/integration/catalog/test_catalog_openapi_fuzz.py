@@ -17,7 +17,7 @@ from codex_platform.testing import TokenIssuer, bearer
 from codex_platform.testing.schemathesis_run import FuzzReport, Refusal, run_schemathesis, serve_in_thread
 
 # Per operation and phase; CATALOG_FUZZ_EXAMPLES=200 for a longer hunt.
-EXAMPLES = int(os.environ.get("CATALOG_FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("CATALOG_FUZZ_EXAMPLES", "20"))
 
 # A cursor is opaque: the last row's sort key and the query it belongs to, issued by the server.
 _CURSOR = "a cursor the server did not issue for this listing is refused (400); only a page holds one"

@@ -21,7 +21,7 @@ from codex_purchase.app import create_app
 from codex_purchase.settings import PurchaseSettings
 
 # Per operation and phase; PURCHASE_FUZZ_EXAMPLES=200 for a longer hunt.
-EXAMPLES = int(os.environ.get("PURCHASE_FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("PURCHASE_FUZZ_EXAMPLES", "20"))
 
 REFUSALS = [
     Refusal(
