@@ -54,8 +54,10 @@ async def check(deps: Deps, row: Row) -> None:
     try:
         body = await deps.runpod.status(row["runpod_job_id"])
     except (RunpodUnavailable, RunpodRejected) as exc:
-        # The lease already moved check_at on; the next read comes then.
+        # The lease already moved check_at on; the next read comes then, or after Retry-After.
         _log.warning("runpod_status_unavailable", asset_id=row["id"], error=str(exc))
+        if isinstance(exc, RunpodUnavailable) and exc.retry_after_s:
+            await repository.defer_check(deps.pool, row["id"], exc.retry_after_s)
         return
     if body is not None and body.get("status") == "IN_QUEUE" and _stalled(deps, row):
         await _log_health(deps, row)

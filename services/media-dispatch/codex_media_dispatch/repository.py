@@ -160,6 +160,15 @@ async def claim_due(conn: PgConnection, *, limit: int, lease_s: float) -> list[R
     )
 
 
+async def defer_check(pool: asyncpg.Pool[Any], asset_id: str, delay_s: float) -> None:
+    """RunPod asked for `Retry-After`: no /status read of this job before then."""
+    await pool.execute(
+        "UPDATE assets SET check_at = greatest(check_at, now() + make_interval(secs => $2)) WHERE id = $1",
+        asset_id,
+        delay_s,
+    )
+
+
 async def job_token_hash(pool: asyncpg.Pool[Any], job_id: str) -> bytes | None:
     hashed: bytes | None = await pool.fetchval("SELECT token_hash FROM jobs WHERE id = $1", job_id)
     return hashed

@@ -81,6 +81,7 @@ class FakeRunpod:
     cancelled: list[str] = field(default_factory=list)
     health_reads: int = 0
     refusals: list[tuple[int, str | None]] = field(default_factory=list)  # next /run answers
+    status_refusals: list[tuple[int, str | None]] = field(default_factory=list)  # next /status answers
     refused: int = 0
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -103,6 +104,9 @@ class FakeRunpod:
             self.runs.append({**body, "id": job_id})
             self.statuses[job_id] = {"id": job_id, "status": "IN_QUEUE"}
             return httpx.Response(200, json={"id": job_id, "status": "IN_QUEUE"})
+        if operation == "status" and self.status_refusals:
+            code, retry_after = self.status_refusals.pop(0)
+            return httpx.Response(code, headers={"Retry-After": retry_after} if retry_after else {})
         if operation == "status":
             status = self.statuses.get(parts[4])
             return (

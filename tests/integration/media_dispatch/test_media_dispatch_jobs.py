@@ -243,3 +243,14 @@ async def test_webhook_and_reconciler_at_once_apply_one_transition(
     ready = await asset_of(deps.pool, upload_id)
     assert ready["state"] == "ready" and ready["gpu_seconds"] == 1.0  # counted once
     assert len(await events(deps.pool, "media.asset.ready.v1")) == 1
+
+
+async def test_status_429_defers_the_next_read_by_retry_after(deps: Deps, fake_runpod: FakeRunpod) -> None:
+    upload_id, _ = await submitted(deps, fake_runpod)
+    fake_runpod.status_refusals.append((429, "30"))
+    await reconcile_once(deps)
+    deferred = await asset_of(deps.pool, upload_id)
+    assert deferred["state"] == "submitted"
+    wait = (deferred["check_at"] - await deps.pool.fetchval("SELECT now()")).total_seconds()
+    assert 25 < wait <= 30
+    assert await reconcile_once(deps) == 0  # not due before then
