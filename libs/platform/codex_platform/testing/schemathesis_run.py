@@ -123,6 +123,9 @@ class FuzzReport:
     allowed: list[tuple[Found, Refusal]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    # identity -> the operations that answered it 2xx at least once: proof that its token was used
+    # past the 401s.
+    succeeded: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def total_cases(self) -> int:
@@ -197,6 +200,7 @@ def _run(
         for event in from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished):
                 statistic.on_scenario_finished(event.recorder)
+                report.succeeded.setdefault(identity, set()).update(_succeeded(event.recorder))
             elif isinstance(event, events.NonFatalError):
                 report.errors.append(f"[{identity}] {event.label}: {event.info.message}")
             elif isinstance(event, events.FatalError):
@@ -242,6 +246,15 @@ def _config(url: str, token: Identity, options: _Options) -> dict[str, Any]:
     elif token is not None:
         config["auth"]["openapi"] = {options.bearer_scheme: {"bearer": token}}
     return config
+
+
+def _succeeded(recorder: Any) -> Iterator[str]:
+    """The operations of a scenario that answered 2xx."""
+    for case_id, interaction in recorder.interactions.items():
+        response = interaction.response
+        node = recorder.cases.get(case_id)
+        if response is not None and node is not None and 200 <= response.status_code < 300:
+            yield str(node.value.operation.label)
 
 
 def _failures(identity: str, statistic: Statistic) -> Iterator[Found]:
