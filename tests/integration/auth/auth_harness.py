@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import re
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from litestar import Litestar
 
 from codex_auth.deps import Deps
@@ -25,56 +19,6 @@ PASSWORD = "correct horse battery"
 TRUSTED_ORIGIN = "http://localhost:8080"
 # Cheap argon2 parameters: the tests are about the rules, not the cost (the bench measures that).
 CHEAP_HASHES: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
-
-
-@asynccontextmanager
-async def serve(app: Any, *, forwarded_allow_ips: str | None = "*") -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on a free local port (lifespan included); yields its base URL.
-
-    X-Forwarded-For is trusted from anyone here, so that tests can speak for several client addresses;
-    with `forwarded_allow_ips=None`, uvicorn reads FORWARDED_ALLOW_IPS as `serve` in production does.
-    """
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        log_config=None,
-        lifespan="on",
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # raises what stopped it
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-@contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """`serve`, from a thread with its own event loop: for synchronous callers (schemathesis, benches)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="auth-under-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start; see its log lines")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 class AuthHarness:

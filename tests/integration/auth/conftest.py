@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from auth_harness import CHEAP_HASHES, TRUSTED_ORIGIN, AuthHarness, serve
+from auth_harness import CHEAP_HASHES, TRUSTED_ORIGIN, AuthHarness
 
 from codex_auth.app import create_app
 from codex_auth.cli import CLI
 from codex_auth.settings import AuthSettings
 from codex_platform.db import migrate
+from codex_platform.testing import serve
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from auth_harness import serve
 
 from codex_auth.app import create_app
 from codex_auth.settings import AuthSettings
+from codex_platform.testing import serve
 
 COMPOSE = Path(__file__).parents[3] / "compose.yaml"
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from auth_harness import serve
 from litestar import get
 
 from codex_platform.http import CurrentPrincipal, JwtVerifier, create_app
+from codex_platform.testing import serve
 
 # With KEY_CACHE_TTL_S=1, a new key signs 2 s after the rotation (bootstrap.key_lead).
 LEAD_S = 2.0

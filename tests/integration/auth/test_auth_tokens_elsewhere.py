@@ -12,10 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from auth_harness import AuthHarness, serve
+from auth_harness import AuthHarness
 from litestar import get
 
 from codex_platform.http import CurrentPrincipal, JwtVerifier, create_app, require_role
+from codex_platform.testing import serve
 
 
 @get("/whoami")

@@ -3,16 +3,11 @@ fed through the service's own subscription table (MemoryBus) into its real Postg
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import uvicorn
 from litestar import Litestar
 
 from codex_bus import MemoryBus
@@ -188,23 +183,3 @@ class Catalog:
     async def announced(self, content_id: str) -> list[str]:
         """The types of the events the catalog has announced about one content, in order."""
         return [e.type for e in await self.outbox() if e.subject == content_id]
-
-
-@contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """The app under uvicorn in a thread with its own event loop (for schemathesis, which is synchronous)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="catalog-under-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start; see its log lines")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

@@ -5,19 +5,16 @@ webhooks to the service. Customers pay through the official SDK, as Stripe.js wo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import stripe
-import uvicorn
 from codex_stripe_local.settings import Settings as StripeLocalSettings
 from codex_stripe_local.webhooks import sign
 from litestar import Litestar
@@ -26,7 +23,7 @@ from codex_platform.testing import TokenIssuer, bearer
 from codex_purchase.deps import Deps
 from codex_purchase.repository import Repository
 
-__all__ = ["PurchaseHarness", "StripeLocal", "eventually", "serve_in_thread"]
+__all__ = ["PurchaseHarness", "StripeLocal", "eventually"]
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 10.0) -> Any:
@@ -167,23 +164,3 @@ class PurchaseHarness:
             return bool(log["idle"]) and open_ == 0
 
         await eventually(check)
-
-
-@contextlib.contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """`serve`, from a thread with its own event loop: for synchronous callers (schemathesis, benches)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="served-in-thread", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start; see its log lines")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
