@@ -16,6 +16,11 @@ export class ApiError extends Error {
   }
 }
 
+/** A failure worth asking again after (a service restarting, or no answer at all). */
+export function isTransient(error) {
+  return error instanceof ApiError && [0, 502, 503, 504].includes(error.status);
+}
+
 /** Words for an error answer: problem details (title, detail, field errors) or Stripe's error object. */
 export function describeProblem(status, statusText, body) {
   if (body && typeof body === "object") {

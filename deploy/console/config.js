@@ -1,8 +1,9 @@
-// The console's settings: the one file to edit where the Stripe stand-in is elsewhere.
-// The page and every API share the gateway's origin; only the payment confirmation goes to Stripe's API
-// (as Stripe.js calls api.stripe.com), here the local stand-in of `make dev` (CORS_ORIGINS lets the page in).
+// The console's settings. The page and every API share the gateway's origin; the payment is confirmed
+// at Stripe's API from the page, as Stripe.js does at api.stripe.com. In development the gateway serves
+// the Stripe stand-in under /stripe (compose and `make dev`); an absolute URL works too (the stand-in
+// allows CORS from CORS_ORIGINS), e.g. "http://127.0.0.1:8011".
 export const config = {
-  stripeApiBase: "http://127.0.0.1:8011",
+  stripeApiBase: "/stripe",
   // Stripe's test payment methods the stand-in knows; the first one is chosen by default.
   testCards: [
     { id: "pm_card_visa", label: "Visa ending 4242 (succeeds)" },

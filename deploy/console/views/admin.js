@@ -46,7 +46,7 @@ function assetsSection() {
   });
   const refresh = h("button", { type: "button", class: "secondary" }, "Refresh");
   refresh.addEventListener("click", () => attempt(draw, refresh));
-  return { element: h("section", {}, h("h2", {}, "Assets"), h("div", { class: "row" }, stateField, refresh), list, pager), draw };
+  return { element: h("section", {}, h("h2", {}, "Assets"), h("div", { class: "row end" }, stateField, refresh), list, pager), draw };
 }
 
 function assetItem(asset, redraw) {

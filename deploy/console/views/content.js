@@ -1,14 +1,19 @@
 // One piece of content: its details; for a customer who has not bought it, paying with a Stripe test
 // card (confirmed from the page, as Stripe.js does); for whoever may watch, the player.
-import { ApiError, api, send, session } from "../api.js";
+import { ApiError, api, isTransient, send, session } from "../api.js";
 import { config } from "../config.js";
 import { attempt, field, h, heading, money, say, sleep } from "../ui.js";
 
 async function until(check, seconds, signal, words) {
   const deadline = Date.now() + seconds * 1000;
   while (!signal.aborted && Date.now() < deadline) {
-    const value = await check();
-    if (value) return value;
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      say(`${error.message}; asking again…`);
+    }
     await sleep(700);
   }
   if (!signal.aborted) throw new Error(words);
@@ -66,8 +71,10 @@ function drawBuy(area, item, signal, onPaid) {
       say("Paid. Waiting for the purchase to complete…");
       await until(
         async () => {
+          // A declined card leaves the purchase "failed" until Stripe's next event: after a payment
+          // that went through, only "completed" (or a canceled purchase) ends the wait.
           const purchase = await api(`/purchases/${started.purchase_id}`);
-          if (purchase.status === "failed" || purchase.status === "canceled") throw new Error(`The purchase ${purchase.status}.`);
+          if (purchase.status === "canceled") throw new Error("The purchase was canceled.");
           return purchase.status === "completed";
         },
         60,

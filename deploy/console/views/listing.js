@@ -12,7 +12,7 @@ export async function show(main, { query }) {
     h("select", { name: "pricing" }, h("option", { value: "" }, "Any"), h("option", { value: "free" }, "Free"), h("option", { value: "paid" }, "Paid")),
   );
   pricing.value = query.get("pricing") || "";
-  const form = h("form", { role: "search", "aria-label": "Search the catalog" }, h("div", { class: "row" }, searchField, pricingField, h("button", { type: "submit" }, "Search")));
+  const form = h("form", { role: "search", "aria-label": "Search the catalog" }, h("div", { class: "row end" }, searchField, pricingField, h("button", { type: "submit" }, "Search")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const next = new URLSearchParams();

@@ -1,6 +1,6 @@
 // The creator's studio: upload a file with a progress bar, follow its transcode, create, edit and
 // publish content, and see one's own content in every status.
-import { api, hasRole } from "../api.js";
+import { api, hasRole, isTransient } from "../api.js";
 import { attempt, field, h, heading, money, progressBar, say, sleep } from "../ui.js";
 import { uploadFile } from "../upload.js";
 
@@ -10,7 +10,16 @@ const SETTLED = new Set(["published", "failed", "archived"]);
 /** Poll the asset made from `uploadId` until it is ready (or failed), drawing its progress. */
 async function followAsset(uploadId, bar, stateLine, signal) {
   while (!signal.aborted) {
-    const page = await api(`/assets?upload_id=${encodeURIComponent(uploadId)}`);
+    let page;
+    try {
+      page = await api(`/assets?upload_id=${encodeURIComponent(uploadId)}`);
+    } catch (error) {
+      // A service restarting (502/503/504, or no answer) is no reason to stop following the transcode.
+      if (!isTransient(error)) throw error;
+      say(`${error.message}; asking again…`);
+      await sleep(3000);
+      continue;
+    }
     const asset = page.items[0];
     if (asset) {
       const percent = asset.progress?.percent ?? (asset.state === "ready" ? 100 : 0);
@@ -146,6 +155,10 @@ export async function show(main, { signal }) {
     event.preventDefault();
     const chosen = file.files[0];
     if (!chosen) return;
+    sent.set(0, `Starting ${chosen.name}…`);
+    transcode.set(0, "Starts when the upload completes.");
+    stateLine.textContent = "none yet";
+    stateLine.className = "badge";
     attempt(async () => {
       const upload = await uploadFile(chosen, (percent, words) => sent.set(percent, words));
       sent.set(100, `Stored and checked: ${upload.filename}`);
