@@ -18,6 +18,7 @@ from journey.suite import running_suite  # noqa: E402
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_the_journey_from_sign_up_to_refund(database_url: str, queue_prefix: str, tmp_path: Path) -> None:
     with running_suite(database_url, queue_prefix, tmp_path) as suite:
         admin = Actor("Admin", "admin-e2e@example.com")

@@ -122,6 +122,10 @@ class ServiceCli(Generic[S]):
             # clients cannot forge it: behind a gateway, list the gateway's address or network.
             "proxy_headers": True,
             "server_header": False,
+            # Longer than clients keep idle connections (aiohttp 15 s, proxies 60 s): a server that
+            # closes first races a client reusing the connection, whose request then fails with
+            # "Server disconnected" (the RunPod SDK's worker lost a job's result that way).
+            "timeout_keep_alive": 75,
         }
         if args.workers > 1:
             uvicorn.run(self.app_factory, workers=args.workers, **options)

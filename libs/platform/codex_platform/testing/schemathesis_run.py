@@ -188,23 +188,41 @@ class _Options:
     bearer_scheme: str
 
 
+_INTERPRETER_FLAKE = "AST constructor recursion depth mismatch"
+
+
+def _run_identity(
+    url: str, identity: str, token: Identity, options: _Options, report: FuzzReport
+) -> tuple[Statistic, list[str]]:
+    config = schemathesis.Config.from_dict(_config(url, token, options))
+    schema = schemathesis.openapi.from_url(f"{url}/docs/openapi.json", config=config)
+    statistic = Statistic()
+    errors: list[str] = []
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            statistic.on_scenario_finished(event.recorder)
+            report.succeeded.setdefault(identity, set()).update(_succeeded(event.recorder))
+        elif isinstance(event, events.NonFatalError):
+            errors.append(f"[{identity}] {event.label}: {event.info.message}")
+        elif isinstance(event, events.FatalError):
+            errors.append(f"[{identity}] fatal: {event.exception!r}")
+    return statistic, errors
+
+
 def _run(
     url: str, tokens: Mapping[str, Identity], allowed: Sequence[Refusal], options: _Options
 ) -> FuzzReport:
     report = FuzzReport()
     started = time.monotonic()
     for identity, token in tokens.items():
-        config = schemathesis.Config.from_dict(_config(url, token, options))
-        schema = schemathesis.openapi.from_url(f"{url}/docs/openapi.json", config=config)
-        statistic = Statistic()
-        for event in from_schema(schema).execute():
-            if isinstance(event, events.ScenarioFinished):
-                statistic.on_scenario_finished(event.recorder)
-                report.succeeded.setdefault(identity, set()).update(_succeeded(event.recorder))
-            elif isinstance(event, events.NonFatalError):
-                report.errors.append(f"[{identity}] {event.label}: {event.info.message}")
-            elif isinstance(event, events.FatalError):
-                report.errors.append(f"[{identity}] fatal: {event.exception!r}")
+        for attempt in (1, 2):
+            statistic, errors = _run_identity(url, identity, token, options, report)
+            # CPython 3.11 can raise this SystemError when the stateful phase compiles code while
+            # another thread (the server under test) also does: an interpreter flake, run it again.
+            if attempt == 1 and errors and all(_INTERPRETER_FLAKE in error for error in errors):
+                continue
+            break
+        report.errors.extend(errors)
         report.cases[identity] = statistic.total_cases
         for found in _failures(identity, statistic):
             refusal = next((r for r in (*allowed, MALFORMED_HTTP) if r.covers(found)), None)
