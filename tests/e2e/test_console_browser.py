@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Route, expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "deploy"))
@@ -82,9 +82,9 @@ def open_page(context: BrowserContext, url: str) -> Page:
     return page
 
 
-def problem(page: Page) -> str:
+def problem(page: Page, timeout_ms: float = 5_000) -> str:
     alert = page.get_by_role("alert")
-    expect(alert).to_be_visible()
+    expect(alert).to_be_visible(timeout=timeout_ms)
     return alert.inner_text()
 
 
@@ -163,21 +163,34 @@ def drive(browser: Browser, gateway: str, admin_email: str, workdir: Path) -> Pa
     studio.get_by_role("button", name="Upload", exact=True).click()
     expect(studio.get_by_text("Stored and checked: sunrise.mp4")).to_be_visible(timeout=60_000)
     studio.get_by_label("Title", exact=True).fill(title)
-    studio.get_by_label("Description", exact=True).fill(
-        f"A calm {word} morning, filmed for the console test."
-    )
+    description = f"A calm {word} morning, filmed for the console test."
+    studio.get_by_label("Description", exact=True).fill(description)
     studio.get_by_label("Price", exact=True).fill("4.99")
     studio.get_by_role("button", name="Save and publish").click()
     expect(studio.locator("#asset-state")).to_have_text("ready", timeout=400_000)
     mine = studio.locator("#my-content li", has_text=title)
     expect(mine.locator(".badge")).to_have_text("published", timeout=60_000)
     pages.shot(studio, "studio")
+    # Editing a published item: its page shows the new words.
+    mine.get_by_role("button", name=f"Edit {title}").click()
+    studio.get_by_label("Description", exact=True).fill(f"{description} Edited in the studio.")
+    studio.get_by_role("button", name="Save draft").click()
+    expect(studio.get_by_role("status")).to_contain_text("saved (published)")
 
     multipart_resumes_after_a_reload(studio, gateway, workdir, pages)
 
+    # A file that is no video: the transcode fails, in words; an admin finds it by state and retries.
+    not_a_video = FilePayload(name="broken.mp4", mimeType="video/mp4", buffer=b"not a video at all " * 500)
+    studio.get_by_label("Video file", exact=True).set_input_files(files=[not_a_video])
+    studio.get_by_role("button", name="Upload", exact=True).click()
+    assert "The transcode failed" in problem(studio, timeout_ms=120_000)
     desk.goto(f"{gateway}/#/admin")
-    expect(desk.locator("#assets li").first).to_be_visible()
+    desk.get_by_label("State", exact=True).select_option("failed")
+    broken = desk.locator("#assets li", has_text="broken.mp4")
+    expect(broken.locator(".badge")).to_have_text("failed")
     pages.shot(desk, "admin")
+    broken.get_by_role("button", name="Retry broken.mp4").click()
+    expect(desk.get_by_role("status")).to_contain_text("broken.mp4 was retried: now ")
 
     # A customer finds it by a word of its description and buys it.
     customer = new_context(browser)
@@ -188,6 +201,7 @@ def drive(browser: Browser, gateway: str, admin_email: str, workdir: Path) -> Pa
     shop.get_by_role("link", name=title).wait_for()
     pages.shot(shop, "listing")
     shop.get_by_role("link", name=title).click()
+    expect(shop.get_by_text("Edited in the studio.")).to_be_visible()
     expect(shop.get_by_role("heading", name="Buy")).to_be_visible()
     shop.get_by_label("Test card", exact=True).select_option("pm_card_chargeDeclined")
     shop.get_by_role("button", name=re.compile("^Pay")).click()

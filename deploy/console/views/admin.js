@@ -54,7 +54,7 @@ function assetItem(asset, redraw) {
   retry.addEventListener("click", () =>
     attempt(async () => {
       const again = await api(`/assets/${asset.id}/retry`, { method: "POST" });
-      say(`${again.filename} is ${again.state} again.`);
+      say(`${again.filename} was retried: now ${again.state}.`);
       await redraw();
     }, retry),
   );
