@@ -40,6 +40,21 @@ REFUSALS = [
     ),
     Refusal(
         "Stateful tests",
+        "positive_data_acceptance",
+        "part URLs are given only for part numbers 1 to the upload's part_count, fixed when it was "
+        "created from its size; a number past it is refused (400): state the generator cannot know",
+        status=400,
+        sent="/parts",
+    ),
+    Refusal(
+        "POST /uploads/{upload_id}/parts",
+        "positive_data_acceptance",
+        "part URLs are given only for part numbers 1 to the upload's part_count (400 past it)",
+        status=400,
+        sent="part_numbers",
+    ),
+    Refusal(
+        "Stateful tests",
         "use_after_free",
         "DELETE /uploads/{id} aborts the upload; the aborted upload stays readable (state aborted), "
         "as abortUpload's description says, rather than vanishing",
