@@ -19,7 +19,7 @@ import stripe
 from codex_stripe_local.app import create_app as create_stripe_local
 from codex_stripe_local.settings import Settings as StripeLocalSettings
 
-from codex_bus import Bus, ConsumerSettings, Topology, service_worker
+from codex_bus import Bus, ConsumerSettings, Topology, UnroutableMessage, service_worker
 from codex_catalog import repository as catalog_repository
 from codex_catalog.bootstrap import bootstrap as catalog_bootstrap
 from codex_catalog.cli import CLI as CATALOG_CLI
@@ -119,7 +119,13 @@ async def test_a_paid_purchase_grants_access_in_catalog_and_a_refund_revokes_it(
                 currency="eur", asset_id=None, published_at=datetime.now(UTC),
             )  # fmt: skip
             await eventually(lambda: _queue_ready(bus, queue_prefix))
-            await bus.producer(source="catalog").send(published)
+            # The queue can exist a moment before its bindings: until then the event is unroutable.
+            for _ in range(100):
+                try:
+                    await bus.producer(source="catalog").send(published)
+                    break
+                except UnroutableMessage:
+                    await asyncio.sleep(0.1)
 
             buyer_id = str(uuid.uuid4())
             buyer = bearer(token_issuer.token(user_id=buyer_id))
